@@ -1,0 +1,69 @@
+"""Evaluation numbers and the per-notebook metrics file (introduced in 01, used by 01-05)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of rows whose arg-max equals the label (01)."""
+    return (logits.argmax(1) == labels).float().mean().item()
+
+
+def confusion_matrix(labels, predictions, n_classes: int) -> np.ndarray:
+    """Counts ``C[true, predicted]`` via scikit-learn (01)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion
+
+    return sk_confusion(np.asarray(labels), np.asarray(predictions), labels=list(range(n_classes)))
+
+
+def most_confused_pairs(matrix: np.ndarray, classes, top: int = 3) -> list[tuple[str, str, int, float]]:
+    """The ``top`` off-diagonal cells: ``(true, predicted, count, share of the true class)`` (01)."""
+    off = matrix.astype(float).copy()
+    np.fill_diagonal(off, -1)
+    order = np.argsort(off, axis=None)[::-1][:top]
+    pairs = []
+    for flat in order:
+        i, j = np.unravel_index(flat, matrix.shape)
+        pairs.append((classes[i], classes[j], int(matrix[i, j]), matrix[i, j] / max(matrix[i].sum(), 1)))
+    return pairs
+
+
+def psnr(reference: torch.Tensor, estimate: torch.Tensor, max_value: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, averaged over images (04)."""
+    mse = ((reference - estimate) ** 2).flatten(1).mean(1).clamp_min(1e-12)
+    return (10 * torch.log10(max_value**2 / mse)).mean().item()
+
+
+def _clean(value: Any) -> Any:
+    """Make a value JSON-friendly: tensors and NumPy scalars become floats, NaN becomes None."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return _clean(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
+    """Write the flat metrics JSON of a notebook run (01)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_clean(metrics), indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """Read a metrics JSON written by :func:`write_metrics` (tests, report)."""
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,158 @@
+"""Figures in one visual language, saved under ``figures/`` (introduced in 01, used by 01-05).
+
+Plot functions take data (histories, tensors, matrices) and return a matplotlib ``Figure``;
+``NotebookRun.figure`` saves it under a stable name. Every title names the data set.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def use_style() -> None:
+    """Apply the workbook's plotting style once (seaborn whitegrid, readable sizes) (01)."""
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid", context="notebook", palette=PALETTE)
+    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 130, "savefig.bbox": "tight",
+                                "axes.titlesize": 11, "figure.titlesize": 12,
+                                "image.cmap": "gray"})
+
+
+def color_for(name: str, names: Sequence[str]) -> str:
+    """The same colour for the same model name across a notebook (01)."""
+    return PALETTE[list(names).index(name) % len(PALETTE)]
+
+
+def _as_image(t: torch.Tensor) -> np.ndarray:
+    t = t.detach().cpu().float()
+    if t.ndim == 3 and t.shape[0] in (1, 3):
+        t = t.permute(1, 2, 0)
+    if t.ndim == 3 and t.shape[-1] == 1:
+        t = t[..., 0]
+    return t.numpy()
+
+
+def image_grid(images: torch.Tensor, title: str, ncols: int = 10, labels: Sequence[str] | None = None,
+               cell: float = 0.9, cmap: str = "gray", normalize: bool = False):
+    """A grid of images (N x C x H x W) with optional per-image labels (01)."""
+    n = len(images)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * cell, nrows * cell + 0.5), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < n:
+            image = _as_image(images[k])
+            if normalize:
+                image = (image - image.min()) / max(image.max() - image.min(), 1e-8)
+            ax.imshow(image, cmap=cmap, vmin=None if normalize else 0, vmax=None if normalize else 1)
+            if labels is not None:
+                ax.set_title(str(labels[k]), fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_rows(rows: Mapping[str, torch.Tensor], title: str, cell: float = 0.9):
+    """Aligned rows of images, one row per name (inputs / reconstructions / ...) (02, 04)."""
+    names = list(rows)
+    ncols = max(len(v) for v in rows.values())
+    fig, axes = plt.subplots(len(names), ncols, figsize=(ncols * cell + 1.2, len(names) * cell + 0.5),
+                             squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(ncols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(rows[name]):
+                ax.imshow(_as_image(rows[name][c]).clip(0, 1), cmap="gray", vmin=0, vmax=1)
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def curves(histories: Mapping[str, Mapping[str, Sequence[float]]], keys: Sequence[str], title: str,
+           x: str = "epoch", ylabel: str | None = None, xlabel: str | None = None, logy: bool = False,
+           colors: Mapping[str, str] | None = None):
+    """Plot ``keys`` (e.g. train_loss, test_loss) of several runs against ``x`` (01)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    styles = ["-", "--", ":", "-."]
+    names = list(histories)
+    for i, (name, hist) in enumerate(histories.items()):
+        color = (colors or {}).get(name, PALETTE[i % len(PALETTE)])
+        for j, key in enumerate(keys):
+            if key in hist:
+                label = f"{name} · {key}" if len(names) > 1 else key
+                ax.plot(hist[x], hist[key], styles[j % len(styles)], color=color, label=label,
+                        marker="o" if len(hist[x]) <= 20 else None, markersize=3)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or ", ".join(keys))
+    if logy:
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_plot(matrix: np.ndarray, classes: Sequence[str], title: str):
+    """A labelled confusion-matrix heat map (rows true, columns predicted) (01)."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6.2, 5.2))
+    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
+                xticklabels=classes, yticklabels=classes, annot_kws={"fontsize": 7})
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_2d(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], title: str,
+               ax=None, s: float = 6):
+    """A 2-D embedding coloured by class (t-SNE, PCA, AE codes) (01, 02)."""
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.4, 4.6))
+    points, labels = np.asarray(points), np.asarray(labels)
+    for k, name in enumerate(classes):
+        mask = labels == k
+        ax.scatter(points[mask, 0], points[mask, 1], s=s, color=PALETTE[k % 10], label=name, alpha=0.8)
+    ax.set_title(title)
+    ax.legend(fontsize=7, markerscale=2, loc="best", ncol=2)
+    if fig is not None:
+        fig.tight_layout()
+    return fig or ax.figure
+
+
+def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2, title: str = ""):
+    """Render ``model``'s computation graph to ``path`` (PNG) with torchview + graphviz (01).
+
+    torchview traces a real forward pass, so parallel branches and skip connections appear as
+    they are executed (a ``print(model)`` only lists modules, not how they are wired).
+    """
+    from pathlib import Path
+
+    from torchview import draw_graph
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    graph = draw_graph(model, input_size=input_size, depth=depth, expand_nested=True,
+                       graph_name=title or type(model).__name__, device="cpu")
+    graph.visual_graph.attr(label=title, labelloc="t", fontsize="14")
+    graph.visual_graph.render(filename=path.with_suffix("").name, directory=str(path.parent),
+                              format="png", cleanup=True)
+    return path

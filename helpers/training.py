@@ -1,0 +1,393 @@
+"""Seeding, device choice and a small ``Trainer`` (introduced in 01, used by 01-05).
+
+The trainer is d2l/Lightning-shaped but small: ``Trainer(...).fit(model, train, val)`` runs epochs
+over :class:`helpers.data.Batches`, records per-batch and per-epoch history (loss, accuracy, wall
+time), shows a ``tqdm.auto`` progress bar, guards against NaN/inf losses, calls callbacks (best-model
+checkpoint, early stopping) and, given a checkpoint path, saves every epoch atomically and resumes
+from the last one. Models stay plain ``nn.Module``s: all training state lives here.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import config_fingerprint, load_checkpoint, save_checkpoint
+
+_DEVICE_PRINTED: set[str] = set()
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch so that CPU runs repeat exactly (01)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+
+
+def pick_device(preferred: str | None = None, verbose: bool = True) -> torch.device:
+    """CUDA if available, else Apple MPS, else CPU (or ``preferred``); printed once (01)."""
+    if preferred:
+        device = torch.device(preferred)
+    elif torch.cuda.is_available():
+        device = torch.device("cuda")
+    elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        device = torch.device("mps")
+    else:
+        device = torch.device("cpu")
+    if verbose and str(device) not in _DEVICE_PRINTED:
+        _DEVICE_PRINTED.add(str(device))
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
+            f"{torch.get_num_threads()} CPU threads"
+        print(f"device: {device} ({name}), torch {torch.__version__}")
+    return device
+
+
+def progress(iterable: Iterable, **kwargs):
+    """A tqdm progress bar: widgets in Jupyter, text in a terminal, off the page in batch runs (01).
+
+    Under the runner (``WORKBOOK_PROGRESS=stderr``) the bar is written to the kernel's own stderr,
+    so headless runs still show progress in the console while the notebook (and the PDF made from
+    it) stays free of ``0%|`` lines. ``WORKBOOK_PROGRESS=off`` disables bars.
+    """
+    mode = os.environ.get("WORKBOOK_PROGRESS", "auto")
+    if mode == "off":
+        from tqdm import tqdm
+        return tqdm(iterable, disable=True, **kwargs)
+    if mode == "stderr":
+        from tqdm import tqdm
+        return tqdm(iterable, file=sys.__stderr__, mininterval=5, **kwargs)
+    from tqdm.auto import tqdm
+    return tqdm(iterable, **kwargs)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss; the message says where and what to try."""
+
+
+# --------------------------------------------------------------------------- history
+
+@dataclass
+class History:
+    """Per-epoch and per-batch records of a training run (plots read it; 01)."""
+
+    epoch: dict[str, list[float]] = field(default_factory=dict)
+    batch: dict[str, list[float]] = field(default_factory=dict)
+
+    def log_epoch(self, **values: float) -> None:
+        """Append one value per key to the epoch history."""
+        for key, value in values.items():
+            self.epoch.setdefault(key, []).append(float(value))
+
+    def log_batch(self, **values: float) -> None:
+        """Append one value per key to the batch history."""
+        for key, value in values.items():
+            self.batch.setdefault(key, []).append(float(value))
+
+    @property
+    def epochs_done(self) -> int:
+        """How many epochs are recorded."""
+        return len(self.epoch.get("epoch", []))
+
+    def last(self, key: str) -> float:
+        """The last epoch value of ``key``."""
+        return self.epoch[key][-1]
+
+    def best(self, key: str, mode: str = "max") -> float:
+        """The best epoch value of ``key`` (``mode`` ``max`` or ``min``)."""
+        return (max if mode == "max" else min)(self.epoch[key])
+
+    def state_dict(self) -> dict[str, Any]:
+        """A ``weights_only``-safe dictionary of the history."""
+        return {"epoch": self.epoch, "batch": self.batch}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "History":
+        """Rebuild a history saved with :meth:`state_dict`."""
+        return cls({k: list(v) for k, v in state["epoch"].items()},
+                   {k: list(v) for k, v in state["batch"].items()})
+
+
+# --------------------------------------------------------------------------- tasks
+
+def classification_step(model: nn.Module, batch: Sequence[torch.Tensor], loss_fn) -> tuple[torch.Tensor, dict]:
+    """Loss and accuracy of a classifier on one ``(x, y)`` batch (01)."""
+    x, y = batch[0], batch[1]
+    logits = model(x)
+    loss = loss_fn(logits, y)
+    correct = (logits.argmax(1) == y).sum().item()
+    return loss, {"correct": correct}
+
+
+def reconstruction_step(model: nn.Module, batch: Sequence[torch.Tensor], loss_fn,
+                        corrupt: Callable[[torch.Tensor], torch.Tensor] | None = None):
+    """Loss of an autoencoder on one batch: ``loss(model(corrupt(x)), x)`` (02, 04)."""
+    x = batch[0]
+    output = model(corrupt(x) if corrupt else x)
+    return loss_fn(output, x), {}
+
+
+LOSSES = {"cross_entropy": nn.CrossEntropyLoss, "mse": nn.MSELoss, "l1": nn.L1Loss,
+          "bce": nn.BCELoss, "bce_logits": nn.BCEWithLogitsLoss}
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
+              "rmsprop": torch.optim.RMSprop}
+
+
+def make_loss(name: str) -> nn.Module:
+    """A loss module by name: ``cross_entropy``, ``mse``, ``l1``, ``bce``, ``bce_logits`` (01)."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES[name]()
+
+
+def make_optimizer(name: str, parameters, lr: float, **options) -> torch.optim.Optimizer:
+    """An optimizer by name: ``sgd``, ``adam``, ``adamw``, ``rmsprop`` (01)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if not lr > 0:
+        raise ValueError(f"learning rate must be positive, got {lr}")
+    return OPTIMIZERS[name](parameters, lr=lr, **options)
+
+
+# --------------------------------------------------------------------------- callbacks
+
+class Callback:
+    """Hook called by the trainer; return ``True`` from ``on_epoch_end`` to stop (01)."""
+
+    def on_epoch_end(self, trainer: "Trainer", model: nn.Module, history: History) -> bool | None:
+        """Called after each epoch with the updated history."""
+        return None
+
+
+class BestModelCheckpoint(Callback):
+    """Save the model whenever ``monitor`` improves (004.Ex1's best-model callback; 01)."""
+
+    def __init__(self, path: str | Path, monitor: str = "test_acc", mode: str = "max"):
+        self.path, self.monitor, self.mode = Path(path), monitor, mode
+        self.best: float | None = None
+        self.best_epoch: int | None = None
+
+    def _better(self, value: float) -> bool:
+        return self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+
+    def on_epoch_end(self, trainer, model, history):
+        value = history.last(self.monitor)
+        if self._better(value):
+            self.best, self.best_epoch = value, int(history.last("epoch"))
+            save_checkpoint({"model": model.state_dict(), "epoch": self.best_epoch,
+                             self.monitor: value}, self.path)
+        return None
+
+    def restore(self, model: nn.Module, map_location="cpu") -> nn.Module:
+        """Load the best weights back into ``model``."""
+        model.load_state_dict(load_checkpoint(self.path, map_location)["model"])
+        return model
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs (01)."""
+
+    def __init__(self, monitor: str = "val_loss", mode: str = "min", patience: int = 3):
+        self.monitor, self.mode, self.patience = monitor, mode, patience
+
+    def on_epoch_end(self, trainer, model, history):
+        values = history.epoch[self.monitor]
+        best_at = int(np.argmax(values) if self.mode == "max" else np.argmin(values))
+        return len(values) - 1 - best_at >= self.patience
+
+
+# --------------------------------------------------------------------------- the trainer
+
+class Trainer:
+    """Fit a model over in-memory batches, with history, callbacks and resumable checkpoints (01).
+
+    ``task`` is ``"classification"`` (``(x, y)`` batches, loss and accuracy) or
+    ``"reconstruction"`` (the target is the input; ``corrupt`` makes it a denoising task).
+    With ``checkpoint`` set, every epoch is saved atomically; a new ``fit`` with the same
+    configuration resumes after the last saved epoch (a finished run just reloads).
+    """
+
+    def __init__(self, epochs: int, lr: float = 1e-3, optimizer: str = "adam",
+                 loss: str | nn.Module = "cross_entropy", task: str = "classification",
+                 batch_size: int = 128, weight_decay: float = 0.0,
+                 optimizer_options: dict[str, Any] | None = None, seed: int = 0,
+                 device: torch.device | str | None = None, checkpoint: str | Path | None = None,
+                 callbacks: Sequence[Callback] = (), corrupt: Callable | None = None,
+                 log_every: int = 1, show_progress: bool = True, name: str = "model"):
+        if epochs < 1:
+            raise ValueError(f"epochs must be at least 1, got {epochs}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if task not in ("classification", "reconstruction"):
+            raise ValueError(f"unknown task {task!r}; use 'classification' or 'reconstruction'")
+        self.epochs, self.lr, self.optimizer_name = epochs, lr, optimizer
+        self.loss_fn = make_loss(loss) if isinstance(loss, str) else loss
+        self.loss_name = loss if isinstance(loss, str) else type(loss).__name__
+        self.task, self.batch_size, self.weight_decay = task, batch_size, weight_decay
+        self.optimizer_options = dict(optimizer_options or {})
+        self.seed, self.checkpoint = seed, Path(checkpoint) if checkpoint else None
+        self.device = torch.device(device) if device else pick_device(verbose=False)
+        self.callbacks, self.corrupt = list(callbacks), corrupt
+        self.log_every, self.show_progress, self.name = log_every, show_progress, name
+        self.stopped_early = False
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def config(self, model: nn.Module, train_size: int) -> dict[str, Any]:
+        """The settings a checkpoint must match to be reused (model layout included)."""
+        return {"model": repr(model), "lr": self.lr, "optimizer": self.optimizer_name,
+                "options": self.optimizer_options, "loss": self.loss_name, "task": self.task,
+                "batch_size": self.batch_size, "weight_decay": self.weight_decay,
+                "seed": self.seed, "train_size": train_size}
+
+    def step(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
+        """Loss and extra counts of one batch for this trainer's task."""
+        if self.task == "classification":
+            return classification_step(model, batch, self.loss_fn)
+        return reconstruction_step(model, batch, self.loss_fn, self.corrupt)
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, data, batch_size: int = 1000) -> dict[str, float]:
+        """Mean loss (and accuracy for classifiers) over a whole data set, in eval mode."""
+        was_training = model.training
+        model.eval()
+        total, count, correct = 0.0, 0, 0
+        generator_state = torch.get_rng_state()
+        torch.manual_seed(self.seed + 7919)       # a fixed corruption for evaluation
+        for batch in make_batches(data, batch_size, shuffle=False, device=self.device):
+            loss, extra = self.step(model, batch)
+            n = len(batch[0])
+            total, count = total + loss.item() * n, count + n
+            correct += extra.get("correct", 0)
+        torch.set_rng_state(generator_state)
+        model.train(was_training)
+        result = {"loss": total / max(count, 1)}
+        if self.task == "classification":
+            result["acc"] = correct / max(count, 1)
+        return result
+
+    def _resume(self, model, optimizer, config) -> History:
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return History()
+        state = load_checkpoint(self.checkpoint, self.device)
+        if state.get("fingerprint") != config_fingerprint(config):
+            print(f"{self.name}: checkpoint {self.checkpoint.name} was made with other settings; "
+                  "training afresh")
+            return History()
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        history = History.from_state(state["history"])
+        done = history.epochs_done
+        word = "reusing finished run" if done >= self.epochs else f"resuming after epoch {done}"
+        print(f"{self.name}: {word} from {self.checkpoint}")
+        return history
+
+    def fit(self, model: nn.Module, train, val=None, val_name: str = "test") -> History:
+        """Train ``model`` on ``train`` (an ``ImageDataset``), evaluating on ``val`` each epoch."""
+        model.to(self.device)
+        torch.manual_seed(self.seed)
+        parameters = [p for p in model.parameters() if p.requires_grad]
+        if not parameters:
+            raise ValueError(f"{self.name}: the model has no trainable parameters")
+        options = dict(self.optimizer_options)
+        if self.weight_decay:
+            options["weight_decay"] = self.weight_decay
+        optimizer = make_optimizer(self.optimizer_name, parameters, self.lr, **options)
+        self.optimizer = optimizer
+        config = self.config(model, len(train))
+        history = self._resume(model, optimizer, config)
+        batches = make_batches(train, self.batch_size, shuffle=True, seed=self.seed, device=self.device)
+        epochs = range(history.epochs_done, self.epochs)
+        bar = progress(epochs, desc=self.name, unit="epoch", disable=not self.show_progress or not len(epochs),
+                       total=self.epochs, initial=history.epochs_done)
+        start_time = history.epoch["time_s"][-1] if history.epochs_done else 0.0
+        for epoch in bar:
+            t0 = time.perf_counter()
+            model.train()
+            batches.set_epoch(epoch)
+            total, count, correct = 0.0, 0, 0
+            for index, batch in enumerate(batches):
+                loss, extra = self.step(model, batch)
+                if not torch.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"{self.name}: loss became {loss.item()} at epoch {epoch + 1}, batch {index + 1} "
+                        f"(lr={self.lr}, optimizer={self.optimizer_name}). Lower the learning rate, "
+                        "check the inputs for NaNs, or clip gradients.")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                n = len(batch[0])
+                total, count = total + loss.item() * n, count + n
+                correct += extra.get("correct", 0)
+                if index % self.log_every == 0:
+                    history.log_batch(epoch=epoch + index / len(batches), loss=loss.item())
+            record = {"epoch": epoch + 1, "train_loss": total / count}
+            if self.task == "classification":
+                record["train_acc"] = correct / count
+            if val is not None:
+                record.update({f"{val_name}_{k}": v for k, v in self.evaluate(model, val).items()})
+            record["time_s"] = start_time + time.perf_counter() - t0
+            start_time = record["time_s"]
+            history.log_epoch(**record)
+            bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "time_s")})
+            stop = any(bool(cb.on_epoch_end(self, model, history)) for cb in self.callbacks)
+            if self.checkpoint is not None:
+                save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                 "rng": torch.get_rng_state(), "history": history.state_dict(),
+                                 "fingerprint": config_fingerprint(config)}, self.checkpoint)
+            if stop:
+                self.stopped_early = True
+                break
+        bar.close()
+        return history
+
+
+def make_batches(data, batch_size: int, shuffle: bool, seed: int = 0, device=None):
+    """Batches over an ``ImageDataset`` (moved to ``device``) or a ready ``Batches``."""
+    from .data import Batches, ImageDataset
+
+    if isinstance(data, Batches):
+        return data
+    if isinstance(data, ImageDataset):
+        if device is not None and data.images.device != torch.device(device):
+            data = data.to(device)
+        return data.batches(batch_size, shuffle=shuffle, seed=seed)
+    if isinstance(data, (tuple, list)):
+        tensors = [t.to(device) if device is not None else t for t in data]
+        return Batches(*tensors, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    raise TypeError(f"cannot make batches from {type(data).__name__}; pass an ImageDataset")
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data, batch_size: int = 1000, device=None,
+            fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """Apply ``model`` (or ``fn(model, x)``) to every image of ``data`` in eval mode, on CPU out (01)."""
+    device = device or next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    outputs = [(fn(model, batch[0]) if fn else model(batch[0])).cpu()
+               for batch in make_batches(data, batch_size, shuffle=False, device=device)]
+    model.train(was_training)
+    return torch.cat(outputs)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """Number of (trainable) parameters of ``model`` (01)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def fit_time_summary(history: History) -> str:
+    """A one-line summary of the last epoch, for printing under a training cell (01)."""
+    last = {k: v[-1] for k, v in history.epoch.items()}
+    parts = [f"{k}={v:.4f}" for k, v in last.items() if k not in ("epoch", "time_s")]
+    return f"epoch {int(last['epoch'])}: " + ", ".join(parts) + f" ({last['time_s']:.1f} s)"
