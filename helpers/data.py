@@ -238,12 +238,12 @@ def _load_embedded(spec: DatasetSpec, split: str, root: Path, download: bool) ->
 
 
 def _from_uint8(spec: DatasetSpec, split: str, images, labels) -> ImageDataset:
-    x = torch.as_tensor(np.asarray(images))
+    x = torch.from_numpy(np.array(images))            # a writable copy
     if x.ndim == 3:
         x = x.unsqueeze(1)                      # N x H x W -> N x 1 x H x W
     elif x.ndim == 4 and x.shape[-1] == 3:
         x = x.permute(0, 3, 1, 2)               # N x H x W x 3 -> N x 3 x H x W
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    y = torch.tensor(np.array(labels), dtype=torch.long)
     return ImageDataset(spec.name, split, x.float().div_(255.0).contiguous(), y, spec.classes)
 
 

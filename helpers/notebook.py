@@ -63,8 +63,8 @@ class NotebookRun:
         parts = [p for p in (name, self.profile, extra) if p]
         return "(" + ", ".join(parts) + ")"
 
-    def figure(self, fig, name: str, show: bool = True):
-        """Save ``fig`` as ``figures/<notebook>/<name>.png`` and show it inline."""
+    def figure(self, fig, name: str, show: bool = True) -> None:
+        """Save ``fig`` as ``figures/<notebook>/<name>.png`` (listed in ``run.figures``), show it inline."""
         import matplotlib.pyplot as plt
 
         self.figures_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +74,6 @@ class NotebookRun:
         if show:
             plt.show()
         plt.close(fig)
-        return path
 
     def record(self, key: str, **values: Any) -> None:
         """Add headline numbers under ``key`` (an assignment item code such as ``002.P4.2``)."""

@@ -63,7 +63,7 @@ def progress(iterable: Iterable, **kwargs):
     mode = os.environ.get("WORKBOOK_PROGRESS", "auto")
     if mode == "off":
         from tqdm import tqdm
-        return tqdm(iterable, disable=True, **kwargs)
+        return tqdm(iterable, **{**kwargs, "disable": True})
     if mode == "stderr":
         from tqdm import tqdm
         return tqdm(iterable, file=sys.__stderr__, mininterval=5, **kwargs)

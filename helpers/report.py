@@ -1,0 +1,145 @@
+"""The report: executed notebooks exported to one PDF (and per-notebook PDFs) with nbconvert.
+
+    python -m helpers.report runs/default/notebooks/*.ipynb --out runs/default/report
+
+The combined report has a title page, a table of contents, a summary table built from the
+metrics files, then every notebook as a section. Before export, progress-bar widgets and
+``0%|``-style stderr lines are removed, so the PDF shows figures and tables, not junk. The PDF
+engine is nbconvert's LaTeX route (``xelatex`` + ``pandoc``); where it is missing, the report is
+written as HTML and the message says what to install.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import shutil
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import nbformat
+
+TEMPLATES = Path(__file__).parent / "templates"
+PDF_NEEDS = ("xelatex", "pandoc")
+INSTALL_HINT = ("sudo apt-get install --no-install-recommends pandoc texlive-xetex "
+                "texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core")
+_PROGRESS_LINE = re.compile(r"\d+%\|")
+_WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def pdf_engine_missing() -> list[str]:
+    """The programs the PDF export needs that are not on PATH (empty when PDF works)."""
+    return [tool for tool in PDF_NEEDS if shutil.which(tool) is None]
+
+
+def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop widget views and progress-bar stderr lines; keep everything else (report)."""
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [ln for ln in re.split(r"[\r\n]", output.get("text", ""))
+                         if ln.strip() and not _PROGRESS_LINE.search(ln) and "TCP without encryption" not in ln]
+                if not lines:
+                    continue
+                output["text"] = "\n".join(lines) + "\n"
+            if _WIDGET in output.get("data", {}):
+                data = {k: v for k, v in output["data"].items() if k not in (_WIDGET, "text/plain")}
+                if not data:
+                    continue
+                output["data"] = data
+            kept.append(output)
+        cell["outputs"] = kept
+    return nb
+
+
+def summary_markdown(metrics_files: Iterable[Path]) -> str:
+    """A Markdown section listing each notebook's data sets, wall time and headline numbers."""
+    from .metrics import read_metrics
+    from .notebook import summary_table
+
+    parts = ["# Summary of measured numbers", ""]
+    for path in sorted(metrics_files):
+        metrics = read_metrics(path)
+        datasets = ", ".join(f"{k}: `{v}`" for k, v in metrics.get("datasets", {}).items())
+        parts += [f"**{metrics['notebook']}** — profile `{metrics['profile']}`, data sets {datasets}, "
+                  f"wall time {metrics.get('wall_time_s', float('nan')):.0f} s on {metrics.get('device')}.",
+                  "", summary_table(metrics), ""]
+    return "\n".join(parts)
+
+
+def combine(notebooks: Sequence[Path], profile: str) -> nbformat.NotebookNode:
+    """One notebook holding the summary and every executed notebook as a section."""
+    combined = nbformat.v4.new_notebook()
+    combined.metadata["title"] = "Deep-learning workbook: report"
+    combined.metadata["authors"] = [{"name": f"profile {profile} · {date.today().isoformat()}"}]
+    metrics_dir = Path(notebooks[0]).parent.parent / "metrics" if notebooks else None
+    if metrics_dir and metrics_dir.exists():
+        files = [metrics_dir / f"{Path(nb).stem}.json" for nb in notebooks
+                 if (metrics_dir / f"{Path(nb).stem}.json").exists()]
+        combined.cells.append(nbformat.v4.new_markdown_cell(summary_markdown(files)))
+    for path in notebooks:
+        nb = clean_outputs(nbformat.read(str(path), as_version=4))
+        combined.cells.extend(nb.cells)   # each notebook's "# NN · title" becomes a section
+    combined.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    combined.metadata["language_info"] = {"name": "python"}
+    return combined
+
+
+def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None) -> Path:
+    """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``."""
+    from nbconvert import HTMLExporter, PDFExporter
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if title:
+        nb.metadata["title"] = title
+    if pdf_engine_missing():
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        path = target.with_suffix(".html")
+        path.write_text(body)
+        return path
+    exporter = PDFExporter(extra_template_paths=[str(TEMPLATES / "workbook")], template_file="workbook.tex.j2")
+    exporter.latex_count = 2
+    body, _ = exporter.from_notebook_node(nb)
+    path = target.with_suffix(".pdf")
+    path.write_bytes(body)
+    return path
+
+
+def build_report(notebooks: Sequence[Path], out_dir: Path, profile: str,
+                 per_notebook: bool = True) -> list[Path]:
+    """Export the combined report (and one document per notebook) into ``out_dir``."""
+    notebooks = [Path(p) for p in notebooks]
+    missing = pdf_engine_missing()
+    if missing:
+        print(f"PDF export needs {', '.join(missing)}, not found; writing HTML instead. "
+              f"Install with: {INSTALL_HINT}", file=sys.stderr)
+    written = [export(combine(notebooks, profile), Path(out_dir) / "workbook_report")]
+    if per_notebook:
+        for path in notebooks:
+            nb = clean_outputs(nbformat.read(str(path), as_version=4))
+            written.append(export(nb, Path(out_dir) / path.stem, title=f"{path.stem} ({profile})"))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: export executed notebooks to the report."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.report", description=__doc__.split("\n")[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("report"))
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--no-per-notebook", action="store_true")
+    args = parser.parse_args(argv)
+    for path in build_report(args.notebooks, args.out, args.profile, not args.no_per_notebook):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,136 @@
+"""Data loading: the registry, idx validation (every corrupt-file case), batches and samplers."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from helpers.data import (Batches, DataError, load_dataset, load_splits, per_class_indices, read_idx,
+                          read_idx_pair, class_subset_indices)
+
+
+def write_idx(path, array: np.ndarray, compress: bool = False, magic: bytes | None = None) -> None:
+    header = (magic or bytes([0, 0, 0x08, array.ndim])) + b"".join(struct.pack(">I", d) for d in array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(payload) if compress else payload)
+
+
+@pytest.mark.parametrize("name, n_train, n_test", [("mnist-10k", 8000, 2000), ("notmnist-10k", 8000, 2000),
+                                                   ("fashion-mnist", 60000, 10000)])
+def test_embedded_sets_load_with_shapes_ranges_and_all_classes(name, n_train, n_test):
+    train, test = load_splits(name, download=False)
+    assert (len(train), len(test)) == (n_train, n_test)
+    assert train.images.shape[1:] == (1, 28, 28) and train.images.dtype == torch.float32
+    assert 0.0 <= train.images.min() and train.images.max() <= 1.0 and train.images.max() > 0.9
+    assert sorted(torch.unique(test.labels).tolist()) == list(range(10))
+    assert train.name == name and len(train.classes) == 10
+
+
+def test_unknown_dataset_names_the_known_ones():
+    with pytest.raises(DataError, match="unknown data set 'cifar100'.*mnist-10k"):
+        load_dataset("cifar100")
+
+
+def test_plain_and_gzipped_idx_read_the_same(tmp_path):
+    array = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    write_idx(tmp_path / "a", array)
+    write_idx(tmp_path / "a.gz", array, compress=True)
+    assert np.array_equal(read_idx(tmp_path / "a"), array)
+    assert np.array_equal(read_idx(tmp_path / "a.gz"), array)
+
+
+def test_wrong_magic_number_names_the_file(tmp_path):
+    path = tmp_path / "train-images-idx3-ubyte"
+    write_idx(path, np.zeros((2, 3, 3)), magic=b"\x1f\x8b\x08\x03")
+    with pytest.raises(DataError, match=f"{path}.*magic number"):
+        read_idx(path)
+
+
+def test_truncated_idx_file_names_the_file(tmp_path):
+    path = tmp_path / "t10k-images-idx3-ubyte"
+    write_idx(path, np.zeros((5, 4, 4)))
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(DataError, match=f"truncated data file: {path}"):
+        read_idx(path)
+
+
+def test_truncated_gzip_names_the_file(tmp_path):
+    path = tmp_path / "x.gz"
+    write_idx(path, np.zeros((50, 8, 8)), compress=True)
+    path.write_bytes(path.read_bytes()[:30])
+    with pytest.raises(DataError, match=f"corrupt data file: {path}"):
+        read_idx(path)
+
+
+def test_trailing_bytes_are_refused(tmp_path):
+    path = tmp_path / "x"
+    write_idx(path, np.zeros((2, 2, 2)))
+    path.write_bytes(path.read_bytes() + b"junk")
+    with pytest.raises(DataError, match="beyond"):
+        read_idx(path)
+
+
+def test_image_label_count_mismatch_names_both_files(tmp_path):
+    write_idx(tmp_path / "img", np.zeros((5, 4, 4)))
+    write_idx(tmp_path / "lab", np.zeros(4))
+    with pytest.raises(DataError, match="count mismatch.*img.*5 images.*lab.*4 labels"):
+        read_idx_pair(tmp_path / "img", tmp_path / "lab")
+
+
+def test_missing_file_in_cache_says_how_to_fetch(tmp_path):
+    with pytest.raises(DataError, match="missing data file"):
+        load_dataset("mnist-10k", root=tmp_path, download=False)
+    with pytest.raises(DataError, match="helpers.data fetch notmnist"):
+        load_dataset("notmnist", root=tmp_path, download=False)
+
+
+def test_offline_download_failure_names_source_and_fix(tmp_path, monkeypatch):
+    import torchvision.datasets.utils as utils
+
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(utils, "download_url", no_network)
+    with pytest.raises(DataError, match="could not download data set 'notmnist'.*notMNIST-to-MNIST.*fetch notmnist"):
+        load_dataset("notmnist", root=tmp_path)
+
+
+def test_per_class_sampler_is_balanced_and_seed_stable():
+    labels = torch.arange(1000) % 10
+    a, b, c = per_class_indices(labels, 7, seed=1), per_class_indices(labels, 7, seed=1), per_class_indices(labels, 7, seed=2)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.bincount(labels[a]).tolist() == [7] * 10
+    assert len(set(a.tolist())) == 70
+
+
+def test_per_class_sampler_refuses_too_few():
+    with pytest.raises(ValueError, match="class 1 has only 2"):
+        per_class_indices(torch.tensor([0, 0, 0, 1, 1]), 3)
+
+
+def test_assignment_subsets_from_real_mnist_10k():
+    train, test = load_splits("mnist-10k", download=False)
+    small_train, small_test, labelled = train.per_class(100), test.per_class(10), train.per_class(10, seed=3)
+    assert len(small_train) == 1000 and len(small_test) == 100 and len(labelled) == 100
+    assert torch.bincount(labelled.labels).tolist() == [10] * 10
+    assert small_train.name == "mnist-10k" and "100/class" in small_train.split
+
+
+def test_batches_cover_every_example_once_per_epoch_and_reshuffle():
+    x, y = torch.arange(10).float(), torch.arange(10)
+    batches = Batches(x, y, batch_size=3, seed=0)
+    first = torch.cat([b[1] for b in batches])
+    second = torch.cat([b[1] for b in batches])
+    assert sorted(first.tolist()) == list(range(10)) == sorted(second.tolist())
+    assert not torch.equal(first, second) and len(batches) == 4
+    batches.set_epoch(0)
+    assert torch.equal(torch.cat([b[1] for b in batches]), first)
+
+
+def test_class_subset_relabels_in_order():
+    indices, mapping = class_subset_indices([5, 0, 3, 1, 0, 2], [0, 1, 2])
+    assert indices == [1, 3, 4, 5] and mapping == {0: 0, 1: 1, 2: 2}
