@@ -140,7 +140,7 @@ def reconstruction_step(model: nn.Module, batch: Sequence[torch.Tensor], loss_fn
 LOSSES = {"cross_entropy": nn.CrossEntropyLoss, "mse": nn.MSELoss, "l1": nn.L1Loss,
           "bce": nn.BCELoss, "bce_logits": nn.BCEWithLogitsLoss}
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-              "rmsprop": torch.optim.RMSprop}
+              "rmsprop": torch.optim.RMSprop, "adadelta": torch.optim.Adadelta}
 
 
 def make_loss(name: str) -> nn.Module:
@@ -151,7 +151,7 @@ def make_loss(name: str) -> nn.Module:
 
 
 def make_optimizer(name: str, parameters, lr: float, **options) -> torch.optim.Optimizer:
-    """An optimizer by name: ``sgd``, ``adam``, ``adamw``, ``rmsprop`` (01)."""
+    """An optimizer by name: ``sgd``, ``adam``, ``adamw``, ``rmsprop``, ``adadelta`` (01)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     if not lr > 0:
