@@ -1,0 +1,45 @@
+# Two commands for a newcomer (Debian/Ubuntu, Python 3.11):
+#   make report   set everything up, run every notebook (profile default), write figures + PDF report
+#   make test     set everything up, run the test suite
+# Other targets: make setup, make system-deps (needs root/sudo), make lab, make smoke, make benchmark.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PROFILE ?= default
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := pandoc texlive-xetex texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core graphviz poppler-utils
+
+.PHONY: report test setup system-deps lab smoke benchmark clean
+
+report: setup
+	$(PY) -m helpers.run --profile $(PROFILE)
+
+test: setup
+	$(PY) -m pytest -q
+
+smoke: setup
+	$(PY) -m helpers.run --profile smoke
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+benchmark: setup
+	$(PY) benchmarks/data_pipeline.py
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	@command -v xelatex >/dev/null && command -v pandoc >/dev/null && command -v dot >/dev/null || $(MAKE) system-deps
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+system-deps:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+
+clean:
+	rm -rf runs checkpoints
