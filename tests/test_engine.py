@@ -1,0 +1,124 @@
+"""The hand-written engine: every layer's gradients against torch autograd, and the optimizers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from helpers import engine
+from helpers.engine import (Conv2dSame, Flatten, Linear, MaxPool2x2, Momentum, ReLU, RMSProp, SGD,
+                            softmax_cross_entropy, tiny_cnn)
+
+D = torch.float64
+
+
+def relative_error(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / (a.norm() + b.norm()).clamp_min(1e-30)).item()
+
+
+def autograd_reference(layer, x, grad_out, fn):
+    """Gradients of <fn(x, params), grad_out> by autograd, for comparison."""
+    x = x.clone().requires_grad_(True)
+    params = {k: v.clone().requires_grad_(True) for k, v in layer.params.items()}
+    out = fn(x, params)
+    (out * grad_out).sum().backward()
+    return out.detach(), x.grad, {k: v.grad for k, v in params.items()}
+
+
+LAYERS = {
+    "conv 1->4 5x5": (lambda: Conv2dSame(1, 4, 5, dtype=D), (3, 1, 12, 12),
+                      lambda x, p: F.conv2d(x, p["W"], p["b"], padding=2)),
+    "conv 4->4 5x5x4": (lambda: Conv2dSame(4, 4, 5, dtype=D), (2, 4, 8, 8),
+                        lambda x, p: F.conv2d(x, p["W"], p["b"], padding=2)),
+    "relu": (ReLU, (3, 2, 6, 6), lambda x, p: F.relu(x)),
+    "maxpool 2x2": (MaxPool2x2, (3, 2, 8, 8), lambda x, p: F.max_pool2d(x, 2)),
+    "flatten": (Flatten, (3, 2, 4, 4), lambda x, p: x.flatten(1)),
+    "linear": (lambda: Linear(7, 5, dtype=D), (4, 7), lambda x, p: x @ p["W"].t() + p["b"]),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_forward_and_gradients_match_autograd(name):
+    make, shape, reference = LAYERS[name]
+    layer = make()
+    for key in layer.params:                         # random, fresh parameters each run
+        layer.params[key] = torch.randn_like(layer.params[key])
+    x = torch.randn(shape, dtype=D)
+    out = layer.forward(x)
+    grad_out = torch.randn_like(out)
+    ref_out, ref_dx, ref_dp = autograd_reference(layer, x, grad_out, reference)
+    assert relative_error(out, ref_out) <= 1e-12
+    assert relative_error(layer.backward(grad_out), ref_dx) <= 1e-6
+    for key in layer.params:
+        assert relative_error(layer.grads[key], ref_dp[key]) <= 1e-6
+
+
+def test_softmax_cross_entropy_gradient_is_a_minus_y():
+    logits = torch.randn(6, 10, dtype=D, requires_grad=True)
+    labels = torch.randint(0, 10, (6,))
+    loss, grad = softmax_cross_entropy(logits.detach(), F.one_hot(labels, 10).to(D))
+    reference = F.cross_entropy(logits, labels)
+    reference.backward()
+    assert abs(loss.item() - reference.item()) < 1e-12
+    assert relative_error(grad, logits.grad) <= 1e-6
+
+
+def test_whole_network_gradients_match_autograd():
+    net = tiny_cnn(seed=int(torch.randint(0, 10_000, ())), dtype=D)
+    x, labels = torch.rand(5, 1, 28, 28, dtype=D), torch.randint(0, 10, (5,))
+    _, grad = softmax_cross_entropy(net.forward(x), F.one_hot(labels, 10).to(D))
+    net.backward(grad)
+
+    p = {f"{i}.{k}": v.clone().requires_grad_(True) for i, l in enumerate(net.layers) for k, v in l.params.items()}
+    h = F.max_pool2d(F.relu(F.conv2d(x, p["0.W"], p["0.b"], padding=2)), 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, p["3.W"], p["3.b"], padding=2)), 2).flatten(1)
+    logits = F.relu(h @ p["7.W"].t() + p["7.b"]) @ p["9.W"].t() + p["9.b"]
+    F.cross_entropy(logits, labels).backward()
+    for i, layer in enumerate(net.layers):
+        for key in layer.params:
+            assert relative_error(layer.grads[key], p[f"{i}.{key}"].grad) <= 1e-6, f"layer {i} {key}"
+
+
+class TwoParameters:
+    """A 'network' with one layer holding two parameters and fixed gradients."""
+
+    def __init__(self):
+        self.layer = Linear(1, 1, dtype=D)
+        self.layer.params = {"w": torch.tensor([1.0, -2.0], dtype=D)}
+        self.layer.grads = {"w": torch.tensor([0.5, -1.0], dtype=D)}
+
+    def parameters(self):
+        return [(self.layer, "w")]
+
+
+def test_sgd_update_by_hand():
+    net = TwoParameters()
+    SGD(net, lr=0.1).step()
+    assert torch.allclose(net.layer.params["w"], torch.tensor([0.95, -1.9], dtype=D))
+
+
+def test_momentum_update_by_hand_over_two_steps():
+    net = TwoParameters()
+    opt = Momentum(net, lr=0.1, alpha=0.9)
+    opt.step()                                   # v = 0.1 g = (0.05, -0.1)
+    opt.step()                                   # v = 0.9 v + 0.1 g = (0.095, -0.19)
+    assert torch.allclose(net.layer.params["w"], torch.tensor([1 - 0.05 - 0.095, -2 + 0.1 + 0.19], dtype=D))
+
+
+def test_rmsprop_update_by_hand():
+    net = TwoParameters()
+    RMSProp(net, lr=0.01, rho=0.9, eps=0.0).step()   # s = 0.1 g^2, step = lr g / sqrt(s) = lr sign(g) / sqrt(0.1)
+    step = 0.01 / 0.1 ** 0.5
+    assert torch.allclose(net.layer.params["w"], torch.tensor([1 - step, -2 + step], dtype=D))
+
+
+def test_training_on_real_digits_reduces_loss():
+    from helpers.data import load_dataset
+
+    train = load_dataset("mnist-10k", "train", download=False).per_class(20)
+    net = tiny_cnn(seed=0)
+    history = engine.train(net, RMSProp(net, lr=1e-3), train.images, train.labels, train.images, train.labels,
+                           epochs=3, batch_size=10)
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["train_error"][-1] < 0.8
