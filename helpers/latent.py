@@ -1,0 +1,61 @@
+"""Numbers on latent spaces: class spread, separation, principal angles, random codes (introduced in 02).
+
+Used by 02 (000.3 AE vs classifier latents, 002.P5.3 PCA vs linear AE, 003.4 random codes) and
+available to 04/05.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def latent_stats(codes, labels, sample: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Within-class spread, between-centroid distance, their ratio and silhouette of ``codes`` (02).
+
+    Codes are first scaled by their overall RMS norm so that spaces of different scale compare.
+    """
+    from sklearn.metrics import silhouette_score
+
+    z = np.asarray(codes, dtype=np.float64)
+    y = np.asarray(labels)
+    z = (z - z.mean(0)) / np.sqrt((z ** 2).sum(1).mean() + 1e-12) if len(z) else z
+    classes = np.unique(y)
+    centroids = np.stack([z[y == c].mean(0) for c in classes])
+    within = float(np.mean([np.linalg.norm(z[y == c] - centroids[i], axis=1).mean()
+                            for i, c in enumerate(classes)]))
+    gaps = np.linalg.norm(centroids[:, None] - centroids[None], axis=-1)
+    between = float(gaps[np.triu_indices(len(classes), 1)].mean())
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(z), min(sample, len(z)), replace=False)
+    return {"within_class": within, "between_centroids": between, "ratio": between / within,
+            "silhouette": float(silhouette_score(z[pick], y[pick]))}
+
+
+def principal_angles(a, b) -> np.ndarray:
+    """Principal angles in degrees between the column spaces of ``a`` and ``b`` (D x k) (002.P5.3; 02)."""
+    qa, _ = np.linalg.qr(np.asarray(a, dtype=np.float64))
+    qb, _ = np.linalg.qr(np.asarray(b, dtype=np.float64))
+    cosines = np.linalg.svd(qa.T @ qb, compute_uv=False).clip(-1, 1)
+    return np.degrees(np.arccos(cosines))
+
+
+def pca_basis(x, k: int) -> np.ndarray:
+    """The top-``k`` principal directions (D x k) of the rows of ``x`` (02)."""
+    x = np.asarray(x, dtype=np.float64)
+    _, _, vt = np.linalg.svd(x - x.mean(0), full_matrices=False)
+    return vt[:k].T
+
+
+def random_codes(codes: torch.Tensor, n: int, kind: str = "gaussian", seed: int = 0) -> torch.Tensor:
+    """``n`` random latent codes: from a Gaussian fitted to ``codes`` or their bounding box (003.4; 02)."""
+    g = torch.Generator().manual_seed(seed)
+    codes = codes.double()
+    if kind == "gaussian":
+        mean, cov = codes.mean(0), torch.cov(codes.T) + 1e-6 * torch.eye(codes.shape[1], dtype=codes.dtype)
+        noise = torch.randn(n, codes.shape[1], generator=g, dtype=codes.dtype)
+        return (mean + noise @ torch.linalg.cholesky(cov).T).float()
+    if kind == "uniform":
+        low, high = codes.min(0).values, codes.max(0).values
+        return (low + (high - low) * torch.rand(n, codes.shape[1], generator=g, dtype=codes.dtype)).float()
+    raise ValueError(f"unknown kind {kind!r}; use 'gaussian' or 'uniform'")
