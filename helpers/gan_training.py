@@ -1,0 +1,101 @@
+"""The DCGAN training loop (introduced in 05): alternating D and G steps with the non-saturating
+loss, per-batch and per-epoch losses of both networks, fixed-noise snapshots, and an atomic
+checkpoint of G, D, both optimizers and the history after every epoch so an interrupted run
+resumes (a finished run just reloads). Images in [0, 1] are mapped to [-1, 1] for tanh.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import config_fingerprint, load_checkpoint, save_checkpoint
+from .data import Batches
+from .training import History, NonFiniteLossError, progress
+
+
+def gan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) -> dict:
+    """One discriminator step then one generator step on a batch of real images in [-1, 1] (05)."""
+    bce = nn.functional.binary_cross_entropy_with_logits
+    fake = G(z)
+    d_real, d_fake = D(real), D(fake.detach())
+    d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    d_on_fake = D(fake)
+    g_loss = bce(d_on_fake, torch.ones_like(d_on_fake))    # non-saturating generator loss
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    out = {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
+           "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
+    if not all(torch.isfinite(torch.tensor(v)) for v in out.values()):
+        raise NonFiniteLossError(f"GAN step produced a non-finite loss {out}; lower the learning rate")
+    return out
+
+
+def adam_pair(G: nn.Module, D: nn.Module, lr: float = 2e-4, beta1: float = 0.5):
+    """The DCGAN paper's optimizers: Adam, lr 2e-4, betas (0.5, 0.999) for both networks (05)."""
+    return (torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, 0.999)),
+            torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999)))
+
+
+@torch.no_grad()
+def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] from latent vectors ``z``, in eval mode, on CPU (05)."""
+    was_training = G.training
+    G.eval()
+    device = next(G.parameters()).device
+    images = (G(z.to(device)).cpu() + 1) / 2
+    G.train(was_training)
+    return images.clamp(0, 1)
+
+
+def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, batch_size: int = 128,
+              lr: float = 2e-4, beta1: float = 0.5, seed: int = 0, device=None,
+              checkpoint: str | Path | None = None, n_fixed: int = 16,
+              snapshot_every: int = 1, show_progress: bool = True) -> tuple[History, dict]:
+    """Train a GAN on ``images`` (N x C x H x W in [0, 1]); returns (history, fixed-noise snapshots) (05)."""
+    device = torch.device(device or "cpu")
+    G.to(device), D.to(device)
+    torch.manual_seed(seed)
+    opt_g, opt_d = adam_pair(G, D, lr, beta1)
+    fixed = torch.randn(n_fixed, G.latent_dim, generator=torch.Generator().manual_seed(seed))
+    config = {"G": repr(G), "D": repr(D), "lr": lr, "beta1": beta1, "batch_size": batch_size,
+              "seed": seed, "n": len(images)}
+    history, snapshots, start = History(), {}, 0
+    path = Path(checkpoint) if checkpoint else None
+    if path and path.exists():
+        state = load_checkpoint(path, device)
+        if state.get("fingerprint") == config_fingerprint(config):
+            G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
+            opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
+            history, snapshots = History.from_state(state["history"]), dict(state["snapshots"])
+            start = history.epochs_done
+            torch.set_rng_state(state["rng"])
+            print(f"resumed GAN from {path.name} after epoch {start}")
+    real_all = images.to(device) * 2 - 1
+    batches = Batches(real_all, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
+    for epoch in range(start + 1, epochs + 1):
+        batches.set_epoch(epoch)
+        G.train(), D.train()
+        t0, sums = time.perf_counter(), {}
+        bar = progress(batches, desc=f"GAN epoch {epoch}/{epochs}", leave=False, disable=not show_progress)
+        for (real,) in bar:
+            out = gan_step(G, D, opt_g, opt_d, real, torch.randn(len(real), G.latent_dim, device=device))
+            history.log_batch(step=len(history.batch.get("step", [])) + 1, **out)
+            sums = {k: sums.get(k, 0.0) + v for k, v in out.items()}
+        history.log_epoch(epoch=epoch, **{k: v / len(batches) for k, v in sums.items()},
+                          time_s=time.perf_counter() - t0)
+        if epoch % snapshot_every == 0 or epoch == epochs:
+            snapshots[epoch] = sample(G, fixed)
+        if path:
+            save_checkpoint({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
+                             "opt_d": opt_d.state_dict(), "history": history.state_dict(),
+                             "snapshots": snapshots, "rng": torch.get_rng_state(),
+                             "fingerprint": config_fingerprint(config)}, path)
+    return history, snapshots

@@ -1,0 +1,64 @@
+"""Kuzushiji-Kanji: download its tar archive into the data cache and read it (introduced in 05).
+
+The archive (``kkanji.tar``, ~300 MB, codh.rois.ac.jp) holds ``kkanji2/U+XXXX/*.png``: 64x64 grey
+images, one folder per character. ``fetch_kanji`` downloads atomically (temporary file + rename)
+and extracts with tarfile's ``data`` filter; ``load_kanji`` reads the classes with at least
+``min_per_class`` images into an ``ImageDataset``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import DataError, ImageDataset
+from .paths import data_root
+
+KANJI_URL = "http://codh.rois.ac.jp/kmnist/dataset/kkanji/kkanji.tar"
+
+
+def fetch_kanji(url: str = KANJI_URL, root: str | Path | None = None, timeout: float = 60) -> Path:
+    """Download and extract the Kuzushiji-Kanji archive into ``root/kkanji`` unless present (05)."""
+    folder = Path(root or data_root()) / "kkanji"
+    if folder.is_dir() and any(folder.iterdir()):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(suffix=".tar.part", dir=folder.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream, urllib.request.urlopen(url, timeout=timeout) as response:
+            shutil.copyfileobj(response, stream)
+        staging = Path(tempfile.mkdtemp(prefix=".kkanji.", dir=folder.parent))
+        with tarfile.open(temporary) as archive:
+            archive.extractall(staging, filter="data")
+        os.replace(staging, folder)
+    except (OSError, tarfile.TarError) as error:
+        raise DataError(f"could not fetch Kuzushiji-Kanji from {url}: {error}. Download it by hand and "
+                        f"extract it into {folder}") from error
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return folder
+
+
+def load_kanji(folder: str | Path, min_per_class: int = 1, image_size: int = 64) -> ImageDataset:
+    """Read ``*/U+XXXX/*.png`` images under ``folder`` into one ``ImageDataset`` (05)."""
+    from PIL import Image
+
+    class_dirs = sorted({p.parent for p in Path(folder).rglob("*.png")})
+    class_dirs = [d for d in class_dirs if len(list(d.glob("*.png"))) >= min_per_class]
+    if not class_dirs:
+        raise DataError(f"no Kuzushiji-Kanji PNG images under {folder}")
+    images, labels = [], []
+    for k, d in enumerate(class_dirs):
+        for png in sorted(d.glob("*.png")):
+            image = Image.open(png).convert("L").resize((image_size, image_size))
+            images.append(np.asarray(image, dtype=np.float32) / 255.0)
+            labels.append(k)
+    return ImageDataset("kkanji", "train", torch.from_numpy(np.stack(images))[:, None],
+                        torch.tensor(labels), tuple(d.name for d in class_dirs))
