@@ -224,3 +224,17 @@ class ConvAutoencoder2D(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z, skips = self.encode_with_skips(x)
         return self.decode(z, skips)
+
+
+def linear_autoencoder(latent_dim: int = 8, side: int = 28) -> Autoencoder:
+    """002.P5.3's linear AE: one linear map down, one up, no non-linearity (compare with PCA) (02)."""
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(side * side, latent_dim))       # 1x28x28 -> 784 -> k
+    decoder = nn.Sequential(nn.Linear(latent_dim, side * side), nn.Unflatten(1, (1, side, side)))  # k -> 1x28x28
+    return Autoencoder(encoder, decoder)
+
+
+def conv_feature_classifier(features: nn.Module, n_features: int = 32 * 49, n_classes: int = 10) -> nn.Sequential:
+    """003.3: conv features (frozen or fresh) + a 10-way linear layer in place of the latent layer (02)."""
+    return nn.Sequential(features,                                  # 1x28x28 -> 32x7x7
+                         nn.Flatten(),                              # 32x7x7 -> 1568
+                         nn.Linear(n_features, n_classes))          # 1568 -> 10
