@@ -168,6 +168,18 @@ def tiny_cnn(seed: int = 0, dtype=torch.float32) -> Sequential:
 BOTTLENECK = 7   # tiny_cnn().forward(x, upto=BOTTLENECK) gives the flattened input to the MLP
 
 
+def autograd_params(net: Sequential) -> list[torch.Tensor]:
+    """The engine network's parameters as autograd leaf tensors with the same values (checks only)."""
+    return [layer.params[name].clone().requires_grad_(True) for layer, name in net.parameters()]
+
+
+def autograd_forward(p: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``tiny_cnn`` written with torch.nn.functional, for autograd comparisons (01, benchmark)."""
+    h = F.max_pool2d(F.relu(F.conv2d(x, p[0], p[1], padding=2)), 2)
+    h = F.max_pool2d(F.relu(F.conv2d(h, p[2], p[3], padding=2)), 2).flatten(1)
+    return F.relu(h @ p[4].t() + p[5]) @ p[6].t() + p[7]
+
+
 # --------------------------------------------------------------------------- optimizers
 
 class SGD:

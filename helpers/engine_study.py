@@ -1,0 +1,108 @@
+"""The 001 study around the hand-written engine: runs, activation maps, checks (notebook 01)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import engine
+
+
+@dataclass
+class EngineRun:
+    """One optimizer's training run of the tiny CNN: history, final network, bottleneck snapshots."""
+
+    net: engine.Sequential
+    history: dict[str, list[float]]
+    seconds: float
+    bottlenecks: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def accuracy(self, data) -> float:
+        """Accuracy of the final network on an ``ImageDataset``."""
+        return 1.0 - engine.evaluate(self.net, data.images, data.labels)[1]
+
+
+def train_engine(kind: str, options: dict, train, test, epochs: int, batch_size: int, seed: int) -> EngineRun:
+    """Train ``tiny_cnn(seed)`` with engine optimizer ``kind``; keep bottlenecks after epoch 1 and the last."""
+    if kind not in engine.OPTIMIZERS:
+        raise ValueError(f"unknown engine optimizer {kind!r}; choose one of {', '.join(engine.OPTIMIZERS)}")
+    net = engine.tiny_cnn(seed)
+    snapshots: dict[int, np.ndarray] = {}
+
+    def snapshot(epoch, network):
+        if epoch in (1, epochs):
+            snapshots[epoch] = network.forward(test.images, upto=engine.BOTTLENECK).numpy().copy()
+
+    start = time.perf_counter()
+    history = engine.train(net, engine.OPTIMIZERS[kind](net, **options), train.images, train.labels,
+                           test.images, test.labels, epochs, batch_size, seed, on_epoch=snapshot)
+    return EngineRun(net, history, time.perf_counter() - start, snapshots)
+
+
+def finite_difference_check(net: engine.Sequential, x: torch.Tensor, labels: torch.Tensor,
+                            entries: list[tuple[int, ...]], eps: float = 1e-6) -> list[dict]:
+    """Central differences of the loss w.r.t. single conv-1 weights vs the hand-written gradient."""
+    one_hot = F.one_hot(labels, 10).to(x.dtype)
+    loss_of = lambda: engine.softmax_cross_entropy(net.forward(x), one_hot)[0].item()   # noqa: E731
+    _, grad = engine.softmax_cross_entropy(net.forward(x), one_hot)
+    net.backward(grad)
+    weight, analytic = net.layers[0].params["W"], net.layers[0].grads["W"]
+    rows = []
+    for entry in entries:
+        original = weight[entry].item()
+        weight[entry] = original + eps
+        plus = loss_of()
+        weight[entry] = original - eps
+        minus = loss_of()
+        weight[entry] = original
+        numeric = (plus - minus) / (2 * eps)
+        exact = analytic[entry].item()
+        rows.append({"conv1 weight": str(entry), "finite difference": numeric, "hand-written": exact,
+                     "relative error": abs(numeric - exact) / max(abs(numeric) + abs(exact), 1e-30)})
+    return rows
+
+
+def activation_rows(net: engine.Sequential, images: torch.Tensor) -> torch.Tensor:
+    """Per image: the input, its 4 conv-1 ReLU maps and 4 conv-2 ReLU maps, upsampled to 28x28."""
+    conv1 = net.forward(images, upto=2)                      # N x 4 x 28 x 28
+    conv2 = net.forward(images, upto=5)                      # N x 4 x 14 x 14
+    conv2 = F.interpolate(conv2, size=images.shape[-2:], mode="nearest")
+    tiles = torch.cat([images, conv1, conv2], dim=1)         # N x 9 x 28 x 28
+    return tiles.reshape(-1, 1, *images.shape[-2:])
+
+
+def tsne_2d(features: np.ndarray, seed: int = 0, perplexity: float = 20.0) -> np.ndarray:
+    """A 2-D t-SNE embedding of feature rows (scikit-learn)."""
+    from sklearn.manifold import TSNE
+
+    perplexity = min(perplexity, (len(features) - 1) / 3)
+    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
+
+
+def compare_with_autograd(train, test, epochs: int, batch_size: int, seed: int) -> dict:
+    """Train the engine and its autograd twin (same init, batches, RMSProp); per-epoch train losses."""
+    net = engine.tiny_cnn(seed)
+    params = engine.autograd_params(net)
+    ours = engine.RMSProp(net, lr=1e-3, rho=0.9)
+    theirs = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-8)
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(train), generator=g)
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            x, y = train.images[index], train.labels[index]
+            engine.train_step(net, ours, x, y)
+            theirs.zero_grad()
+            F.cross_entropy(engine.autograd_forward(params, x), y).backward()
+            theirs.step()
+        with torch.no_grad():
+            autograd_loss = F.cross_entropy(engine.autograd_forward(params, train.images), train.labels).item()
+        rows.append({"epoch": epoch, "engine train loss": engine.evaluate(net, train.images, train.labels)[0],
+                     "autograd train loss": autograd_loss})
+    difference = max(abs(r["engine train loss"] - r["autograd train loss"]) for r in rows)
+    return {"table": rows, "max_abs_difference": difference}
