@@ -36,15 +36,15 @@ ae_epochs = 12
 clf_epochs = 5
 decoder_epochs = 12
 few_labels = 100                 # 000.4 and 000.5: labelled examples, balanced
-few_epochs = 40
-few_seeds = 3
+few_epochs = 60
+few_seeds = 5
 p5_epochs = 10                   # the assignment asks for at least 10
 p6_epochs = 10
 fashion_train_limit = 12000      # 0 keeps all 59000 after the validation split
 fashion_test_limit = 0
 f_latent = 5
 f_epochs = 10
-f_clf_epochs = 5
+f_clf_epochs = 10
 grid_latent = [5, 10]
 grid_weight_decay = [1e-5, 0.0]
 grid_dropout = [0.0, 0.25]
@@ -210,14 +210,16 @@ display(Markdown(
     "shows cleaner, more uniform digits, and mistakes where the class is wrong.\n\n"
     f"**(b) In-class variability.** Mean distance of a code to its class centroid: AE "
     f"**{s.loc['AE', 'within_class']:.3f}**, classifier **{s.loc['classifier', 'within_class']:.3f}**. "
-    "The AE keeps the per-digit variation (it must, to reconstruct it), so its classes are more spread "
-    "out, and its reconstructions vary more within a digit.\n\n"
+    f"Relative to its overall spread, the **{s['within_class'].idxmax()}** space keeps more per-digit variation. "
+    "An AE must keep the variation to reconstruct it, so its reconstructions also vary more within a digit, "
+    "while the classifier's decoder tends to redraw a class template.\n\n"
     f"**(c) Between-class separation.** Mean distance between class centroids: AE "
     f"**{s.loc['AE', 'between_centroids']:.3f}**, classifier **{s.loc['classifier', 'between_centroids']:.3f}**; "
     f"ratio between/within: AE **{s.loc['AE', 'ratio']:.2f}**, classifier **{s.loc['classifier', 'ratio']:.2f}**; "
     f"silhouette: AE **{s.loc['AE', 'silhouette']:.3f}**, classifier **{s.loc['classifier', 'silhouette']:.3f}**. "
-    "Cross-entropy pushes classes apart and pulls each class together, so the classifier space is the "
-    "better-separated one whenever its ratio and silhouette are higher, as measured here."))
+    f"The better-separated space here is the **{s['silhouette'].idxmax()}**'s. Cross-entropy pushes classes "
+    "apart and pulls each class together; reconstruction has no such term, so AE classes touch wherever "
+    "two digits share strokes."))
 
 # %% [markdown]
 # ## 000.4 Only 100 labels · 000.5 AE-pretrained fine-tuning
