@@ -134,3 +134,13 @@ def test_batches_cover_every_example_once_per_epoch_and_reshuffle():
 def test_class_subset_relabels_in_order():
     indices, mapping = class_subset_indices([5, 0, 3, 1, 0, 2], [0, 1, 2])
     assert indices == [1, 3, 4, 5] and mapping == {0: 0, 1: 1, 2: 2}
+
+
+def test_command_line_lists_and_checks_the_embedded_sets(capsys):
+    from helpers.data import main
+
+    assert main(["list"]) == 0
+    listing = capsys.readouterr().out
+    assert "mnist-10k" in listing and "embedded" in listing and "cifar10" in listing and "download" in listing
+    assert main(["check", "mnist-10k"]) == 0
+    assert "mnist-10k: ok, 8000 train / 2000 test" in capsys.readouterr().out
