@@ -32,12 +32,12 @@ seed = 0
 dataset = "fashion-mnist"        # kmnist in full
 train_limit = 12000              # GAN and scorer training images, balanced; 0 keeps all
 score_n = 2000                   # images per set in the sample scores
-gan_epochs = 10
+gan_epochs = 15
 gan_width = 32                   # DCGAN base width (64 in the paper)
 latent_dim = 100
 batch_size = 128
 gan_lr = 2e-4
-snapshot_every = 2
+snapshot_every = 3
 clf_epochs = 3
 ae_epochs = 5
 ae_latent = 12
@@ -131,19 +131,20 @@ run.figure(image_rows({"G((1-t) z0 + t z1)": sample(G, (1 - weights) * z0 + weig
 # and for real training images, which give the floor.
 
 # %%
+reference = test.images[torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:score_n]]
+real = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:score_n]]
+val = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:score_n], "test sample")
 scorer = SequentialCNN(n_classes=len(train.classes))
 clf_history = Trainer(epochs=clf_epochs, batch_size=batch_size, seed=seed, device=run.device,
-                      checkpoint=run.checkpoint("scorer"), name="scorer").fit(scorer, train, test)
+                      checkpoint=run.checkpoint("scorer"), name="scorer").fit(scorer, train, val)
 ae = conv_autoencoder(latent_dim=ae_latent)
 ae_history = Trainer(epochs=ae_epochs, loss="l1", task="reconstruction", batch_size=batch_size, seed=seed,
-                     device=run.device, checkpoint=run.checkpoint("ae"), name="conv AE").fit(ae, train, test)
+                     device=run.device, checkpoint=run.checkpoint("ae"), name="conv AE").fit(ae, train, val)
 codes = predict(ae, train, fn=lambda m, x: m.encode(x))
 with torch.no_grad():
     ae_samples = ae.decode(random_codes(codes, score_n, seed=seed).to(run.device)).cpu()
 
 # %%
-reference = test.images[torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:score_n]]
-real = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:score_n]]
 scores = {name: sample_scores(scorer, reference, images, len(train.classes))
           for name, images in {"DCGAN": fakes, "AE decoder, random codes": ae_samples,
                                "real training images": real}.items()}
@@ -183,7 +184,7 @@ finite samples differ). Mean scorer confidence is {s['DCGAN']['confidence']:.2f}
 collapse would be a histogram concentrated on few classes, a low coverage, near-identical images in
 the fake grid, or a fixed-noise strip whose rows all converge to the same picture; a D loss near 0
 with a G loss that keeps rising is the usual sign that the discriminator has won and G stopped
-learning. The scorer itself reaches {clf_history.last('test_acc'):.1%} test accuracy on {dataset}.
+learning. The scorer itself reaches {clf_history.last('test_acc'):.1%} accuracy on {score_n} {dataset} test images.
 """))
 
 # %%
