@@ -50,7 +50,8 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """000.1 decoder, the mirror of ``ConvEncoder``: FC (or transposed conv) then two up-convs (02)."""
 
-    def __init__(self, latent_dim: int = 12, fc: bool = True, width: int = 16, dropout: float = 0.0):
+    def __init__(self, latent_dim: int = 12, fc: bool = True, width: int = 16, dropout: float = 0.0,
+                 sigmoid: bool = True):
         super().__init__()
         self.latent_dim = latent_dim
         if fc:
@@ -70,7 +71,7 @@ class ConvDecoder(nn.Module):
             nn.ConvTranspose2d(2 * width, width, 3, stride=2, padding=1, output_padding=1),  # 32x7x7 -> 16x14x14
             nn.ReLU(),
             nn.ConvTranspose2d(width, 1, 3, stride=2, padding=1, output_padding=1),          # 16x14x14 -> 1x28x28
-            nn.Sigmoid(),
+            nn.Sigmoid() if sigmoid else nn.Identity(),   # sigmoid=False: linear pixels (L1 never saturates)
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
