@@ -294,7 +294,8 @@ display(Markdown(
 # make more updates per epoch (1000/B) but each costs more per image.
 
 # %%
-batch_runs = {b: train_engine("rmsprop", {"lr": 1e-3, "rho": 0.9}, engine_train, engine_test, engine_epochs, b, seed)
+batch_runs = {b: engine_runs[rms_label] if b == engine_batch else  # same seed and settings: reuse that run
+              train_engine("rmsprop", {"lr": 1e-3, "rho": 0.9}, engine_train, engine_test, engine_epochs, b, seed)
               for b in engine_batch_sizes}
 batch_table = pd.DataFrame([{"batch size": b, "updates / epoch": -(-len(engine_train) // b),
                              "final train error": r.history["train_error"][-1], "final test error": r.history["test_error"][-1],
