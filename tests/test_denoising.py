@@ -1,0 +1,59 @@
+"""Notebook 04: shared-weight shallow AE, the diabolo shape check, noise statistics, smoke run."""
+
+import pytest
+import torch
+
+from helpers.compression import compression_row, quantise_8bit
+from helpers.models.denoising import ConvDenoiser, layer_summary, shallow_models
+from helpers.noise import corrupt_2d, gaussian_noise, parabola_samples
+
+
+def test_encoder_decoder_autoencoder_share_weights():
+    encoder, decoder, autoencoder = shallow_models(16)
+    x = torch.rand(5, 1, 28, 28)
+    assert encoder(x).shape == (5, 16)
+    assert torch.allclose(autoencoder(x), decoder(encoder(x)))
+    with torch.no_grad():
+        encoder.hidden.weight.add_(1.0)
+    assert autoencoder.encoder.hidden.weight is encoder.hidden.weight
+    assert torch.allclose(autoencoder(x), decoder(encoder(x)))
+
+
+def test_conv_denoiser_is_a_diabolo():
+    rows = layer_summary(ConvDenoiser())
+    assert rows[-1][1] == (1, 28, 28)
+    code = [r for r in rows if r[0].startswith("encoder")][-1][1]
+    assert code == (128, 7, 7) and 128 * 7 * 7 > 28 * 28  # the encoder output does not compress
+
+
+def test_gaussian_noise_statistics_and_clipping():
+    x = torch.full((200_000,), 0.5)
+    eps = gaussian_noise(x, 0.3, clip=False, generator=torch.Generator().manual_seed(0)) - x
+    assert abs(eps.mean().item()) < 0.005 and abs(eps.std().item() - 0.3) < 0.005
+    clipped = gaussian_noise(x, 0.3)
+    assert clipped.min() >= 0 and clipped.max() <= 1
+
+
+def test_corruption_2d_keeps_shape_and_noise_level():
+    clean = parabola_samples(5000)
+    assert torch.allclose(clean[:, 1], clean[:, 0] ** 2)
+    noisy = corrupt_2d(clean, 0.2)
+    assert noisy.shape == clean.shape and abs((noisy - clean).std().item() - 0.2) < 0.01
+
+
+def test_compression_row_bytes_and_quantisation():
+    codes = torch.rand(10, 8)
+    assert (quantise_8bit(codes) - codes).abs().max() <= 1 / 255
+    row = compression_row(8, torch.rand(10, 1, 28, 28), codes, lambda z: torch.rand(len(z), 784))
+    assert row["raw_bytes"] == 784 and row["ratio_f32"] == 784 / 32 and row["ratio_u8"] == 98
+
+
+@pytest.mark.notebook
+def test_notebook_04_smoke(smoke_run):
+    metrics = smoke_run("04_denoising")
+    assert metrics["profile"] == "smoke"
+    ex3 = metrics["004.Ex3"]
+    assert ex3["denoise_psnr_after"] > ex3["denoise_psnr_before"]
+    assert ex3["svm_acc_codes"] > 0.2 and ex3["svm_acc_pixels"] > 0.2
+    assert ex3["shallow_loss_last"] < ex3["shallow_loss_first"]
+    assert {"mse_noskip", "mse_skip"} <= set(metrics["002.P6.3"])
