@@ -9,34 +9,11 @@ optimizer (RMSProp, lr 1e-3, rho 0.9), float32 on the CPU. Prints seconds per ep
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
-import torch.nn.functional as F
 
-from helpers import engine
 from helpers.data import load_dataset
-
-
-def epoch_engine(x, y, batch_size) -> float:
-    net = engine.tiny_cnn(0)
-    opt = engine.RMSProp(net, lr=1e-3, rho=0.9)
-    start = time.perf_counter()
-    for i in range(0, len(x), batch_size):
-        engine.train_step(net, opt, x[i:i + batch_size], y[i:i + batch_size])
-    return time.perf_counter() - start
-
-
-def epoch_autograd(x, y, batch_size) -> float:
-    params = engine.autograd_params(engine.tiny_cnn(0))
-    opt = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-8)
-    start = time.perf_counter()
-    for i in range(0, len(x), batch_size):
-        opt.zero_grad()
-        F.cross_entropy(engine.autograd_forward(params, x[i:i + batch_size]), y[i:i + batch_size]).backward()
-        opt.step()
-    return time.perf_counter() - start
+from helpers.engine_study import engine_vs_autograd
 
 
 def main() -> None:
@@ -50,9 +27,7 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, median of {args.repeats}")
     print(f"{'batch':>6}{'engine s':>11}{'autograd s':>12}{'ratio':>8}")
     for batch in args.batch_size:
-        epoch_engine(x, y, batch), epoch_autograd(x, y, batch)            # warm-up
-        hand = statistics.median(epoch_engine(x, y, batch) for _ in range(args.repeats))
-        auto = statistics.median(epoch_autograd(x, y, batch) for _ in range(args.repeats))
+        hand, auto = engine_vs_autograd(x, y, batch, args.repeats)
         print(f"{batch:>6}{hand:>11.3f}{auto:>12.3f}{hand / auto:>7.2f}x")
 
 

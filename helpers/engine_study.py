@@ -106,3 +106,30 @@ def compare_with_autograd(train, test, epochs: int, batch_size: int, seed: int) 
                      "autograd train loss": autograd_loss})
     difference = max(abs(r["engine train loss"] - r["autograd train loss"]) for r in rows)
     return {"table": rows, "max_abs_difference": difference}
+
+
+def epoch_seconds(x: torch.Tensor, y: torch.Tensor, batch_size: int, autograd: bool) -> float:
+    """Seconds for one RMSProp epoch of ``tiny_cnn(0)`` over (x, y): engine or torch autograd (01, benchmark)."""
+    if autograd:
+        params = engine.autograd_params(engine.tiny_cnn(0))
+        opt = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-8)
+    else:
+        net = engine.tiny_cnn(0)
+        opt = engine.RMSProp(net, lr=1e-3, rho=0.9)
+    start = time.perf_counter()
+    for i in range(0, len(x), batch_size):
+        if autograd:
+            opt.zero_grad()
+            F.cross_entropy(engine.autograd_forward(params, x[i:i + batch_size]), y[i:i + batch_size]).backward()
+            opt.step()
+        else:
+            engine.train_step(net, opt, x[i:i + batch_size], y[i:i + batch_size])
+    return time.perf_counter() - start
+
+
+def engine_vs_autograd(x: torch.Tensor, y: torch.Tensor, batch_size: int, repeats: int = 3) -> tuple[float, float]:
+    """Median seconds per epoch (engine, autograd) after one warm-up epoch each (01, benchmark)."""
+    epoch_seconds(x, y, batch_size, False), epoch_seconds(x, y, batch_size, True)
+    hand = sorted(epoch_seconds(x, y, batch_size, False) for _ in range(repeats))[repeats // 2]
+    auto = sorted(epoch_seconds(x, y, batch_size, True) for _ in range(repeats))[repeats // 2]
+    return hand, auto
