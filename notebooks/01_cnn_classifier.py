@@ -505,7 +505,7 @@ run.record("001.benchmark", engine_s=hand_s, autograd_s=auto_s, ratio=hand_s / a
 accs = "; ".join(f"{label}: {row.iloc[0]:.0f}% (100 images), {row.iloc[1]:.1f}% (all {len(engine_test_all)})"
                  for label, row in engine_table.iterrows())
 display(Markdown(
-    f"Final test accuracies after {engine_epochs} epochs {run.caption("002.P4")}: {accs}. Largest finite-difference "
+    f"Final test accuracies after {engine_epochs} epochs {run.caption('002.P4')}: {accs}. Largest finite-difference "
     f"relative error {max(r['relative error'] for r in fd_rows):.1e}; engine vs autograd training-loss difference "
     f"{twin['max_abs_difference']:.1e}. One epoch of {len(engine_train)} images takes {hand_s:.2f} s by hand and "
     f"{auto_s:.2f} s with autograd: a ratio of {hand_s / auto_s:.2f}x (goal: within 3x)."))
