@@ -1,0 +1,130 @@
+"""Notebook 03: backbones (weights=None, random tensors), freezing, class subsets, the transfer study."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers.data import ImageDataset, class_subset_indices
+from helpers.models.backbones import (BACKBONES, Backbone, TransferNet, WeightsDownloadError, freeze, make_head,
+                                      parameter_groups, unfreeze_last_block)
+from helpers.models.classifiers import SequentialCNN
+from helpers.transfer import STRATEGIES, cache_features, epochs_for, study_table, transfer_study
+
+
+def _step(model, x, y, lr=0.1):
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr)
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_large"])
+def test_backbone_shapes_and_heads(name):
+    torch.manual_seed(0)
+    backbone = Backbone(name, weights=None)
+    features = backbone(torch.randn(2, 3, 64, 64))
+    assert features.shape == (2, BACKBONES[name][1])
+    for kind in ("linear", "mlp", "mlp2"):
+        model = TransferNet(backbone, make_head(kind, backbone.out_features, 20))
+        assert model(torch.randn(2, 3, 64, 64)).shape == (2, 20)
+
+
+def test_freezing_changes_only_the_head():
+    torch.manual_seed(0)
+    backbone = freeze(Backbone("resnet18", weights=None))
+    model = TransferNet(backbone, make_head("mlp", 512, 5))
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    head_before = [p.clone() for p in model.head.parameters()]
+    model.train()
+    _step(model, torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 3]))
+    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())   # BN stats too
+    assert any(not torch.equal(a, b) for a, b in zip(head_before, model.head.parameters()))
+
+
+def test_unfreeze_last_block_and_lower_lr():
+    torch.manual_seed(0)
+    backbone = Backbone("resnet18", weights=None)
+    model = TransferNet(backbone, make_head("linear", 512, 3))
+    block = unfreeze_last_block(backbone)
+    trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("net.layer4.") for n in trainable)
+    layer1 = backbone.net.layer1[0].conv1.weight.clone()
+    layer4 = block[1].conv2.weight.clone()
+    _step(model, torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 0]))
+    assert torch.equal(layer1, backbone.net.layer1[0].conv1.weight)
+    assert not torch.equal(layer4, block[1].conv2.weight)
+    groups = parameter_groups(model, lr=1e-3, backbone_factor=0.1)
+    assert [g["lr"] for g in groups] == [1e-3, pytest.approx(1e-4)]
+
+
+def test_missing_weights_name_torch_home(monkeypatch, tmp_path):
+    import torch.hub
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(WeightsDownloadError, match="TORCH_HOME"):
+        Backbone("resnet18", weights="DEFAULT")
+
+
+def test_unknown_names_fail_clearly():
+    with pytest.raises(ValueError, match="resnet18"):
+        Backbone("vgg99", weights=None)
+    with pytest.raises(ValueError, match="linear"):
+        make_head("deep", 10, 2)
+
+
+def test_class_subset_on_fake_targets():
+    targets = [5, 0, 19, 20, 3, 100, 0, 19]
+    indices, label_map = class_subset_indices(targets, range(20))
+    assert indices == [0, 1, 2, 4, 6, 7]
+    assert [label_map[targets[i]] for i in indices] == [5, 0, 19, 3, 0, 19]
+    indices, label_map = class_subset_indices(targets, [19, 0])
+    assert indices == [1, 2, 6, 7] and label_map == {19: 0, 0: 1}
+
+
+def test_epochs_for_budget():
+    assert epochs_for(100, 64, 100, 30) == 30
+    assert epochs_for(6000, 64, 100, 30) == 2
+    assert epochs_for(100000, 64, 10, 30) == 1
+
+
+def _fake(n_per_class, seed):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(10).repeat_interleave(n_per_class)
+    images = torch.rand(len(labels), 1, 28, 28, generator=g) * 0.2
+    for c in range(10):                       # a class-specific bright bar: learnable
+        images[labels == c, :, 2 * c:2 * c + 3, :] += 0.8
+    return ImageDataset("fake", "train", images.clamp(0, 1), labels)
+
+
+def test_transfer_study_runs_every_strategy():
+    torch.manual_seed(0)
+    pretrained = SequentialCNN(width=4)
+    train, test = _fake(12, 0), _fake(5, 1)
+    features = cache_features(pretrained.features, test)
+    assert features.shape == (50, 8)
+    results = transfer_study(pretrained, lambda: SequentialCNN(width=4), {"fake": (train, test)},
+                             budgets=[2, 10], seeds=[0], steps=5, max_epochs=5)
+    assert set(results["strategy"]) == set(STRATEGIES) and len(results) == 8
+    assert results["test_acc"].between(0, 1).all()
+    frozen = results[results["strategy"] == "frozen+linear"]["params_trained"].iloc[0]
+    assert frozen == 8 * 10 + 10
+    table = study_table(results)
+    assert list(table.columns) == [2, 10] and table.shape == (4, 2)
+
+
+@pytest.mark.notebook
+def test_notebook_smoke(smoke_run):
+    metrics = smoke_run("03_transfer_learning")
+    assert metrics["source"]["pretrain_test_acc"] > 0.4          # Fashion-MNIST, chance is 0.1
+    assert "004.Ex2" not in metrics                              # the real path is skipped offline
+    for target in ("notmnist-10k", "mnist-10k"):
+        values = metrics[f"study.{target}"]
+        assert len(values) == 4 * 2                               # 4 strategies x 2 budgets in smoke
+        assert all(0.0 <= v <= 1.0 for v in values.values())
+        assert max(values.values()) > 0.3                         # well above chance
