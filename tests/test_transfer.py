@@ -128,3 +128,19 @@ def test_notebook_smoke(smoke_run):
         assert len(values) == 4 * 2                               # 4 strategies x 2 budgets in smoke
         assert all(0.0 <= v <= 1.0 for v in values.values())
         assert max(values.values()) > 0.2                         # above chance (0.1)
+
+
+def test_real_path_loops_on_fake_images():
+    """The Food-101 code path (feature pass over a lazy data set, last-block fine-tuning) on fake images."""
+    from helpers.transfer import fit_loader, loader_features
+
+    torch.manual_seed(0)
+    fake = torch.utils.data.TensorDataset(torch.randn(8, 3, 32, 32), torch.tensor([0, 1, 2, 3] * 2))
+    backbone = Backbone("mobilenet_v3_large", weights=None)
+    features, labels = loader_features(backbone, fake, batch_size=4, workers=0)
+    assert features.shape == (8, 960) and labels.tolist() == [0, 1, 2, 3] * 2
+    model = TransferNet(backbone, make_head("linear", 960, 4))
+    unfreeze_last_block(backbone)
+    result = fit_loader(model, fake, fake, torch.optim.Adam(parameter_groups(model, 1e-3)), epochs=1,
+                        batch_size=4, workers=0)
+    assert 0 <= result["train_acc"] <= 1 and 0 <= result["test_acc"] <= 1 and result["time_s"] > 0
