@@ -140,7 +140,9 @@ display(Markdown(
     f"**{fc_table.loc['AE without FC', 'test L1']:.4f}** at the same $d={latent_dim}$; the better one is "
     f"*{better}*. The FC layer lets every code entry depend on the whole $7\\times7$ map (a global, "
     "position-aware summary), while the conv bottleneck forces each of the 12 numbers to describe one "
-    "$2\\times2$ quadrant, which wastes capacity on a centred digit."))
+    "$2\\times2$ quadrant, which wastes capacity on a centred digit."
+    + (" Note: a test L1 near 0.13 means that model never left the all-black plateau (see the training note), "
+       "so part of the gap is optimisation, not capacity." if fc_table["test L1"].max() > 0.12 else "")))
 
 # %% [markdown]
 # ## 000.2 A classifier on the same encoder
