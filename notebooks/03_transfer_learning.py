@@ -191,11 +191,12 @@ display(Markdown("\n".join(lines)))
 
 # %% [markdown]
 # How to read it: frozen features are only as good as the source task made them. Fashion-MNIST
-# teaches edges, blobs and textures of clothes silhouettes; letters and digits are thin strokes,
-# so a frozen linear head recovers part of the task but saturates early (its curve is flat),
-# while fine-tuning keeps the useful low-level filters and adapts the rest. From scratch the
-# network needs many more labels to catch up. The gap between frozen and fine-tuned at the
-# largest budget measures how far the source features are from the target task.
+# teaches edges, blobs and textures of clothes silhouettes; letters and digits are thin strokes.
+# So one expects a frozen head to recover only part of the target task and to gain little from
+# more labels, fine-tuning to keep the useful low-level filters and adapt the rest, and scratch
+# to need the most labels. The lines above (numbers from this run) say where this holds; the gap
+# between frozen and fine-tuned at the largest budget measures how far the source features are
+# from the target task, and a fine-tune-vs-scratch gap near zero means nothing useful transferred.
 
 # %% [markdown]
 # ## 004.Ex4 Review questions
