@@ -53,6 +53,7 @@ def test_notebook_04_smoke(smoke_run):
     metrics = smoke_run("04_denoising")
     assert metrics["profile"] == "smoke"
     ex3 = metrics["004.Ex3"]
+    assert ex3["denoise_loss_last"] < ex3["denoise_loss_first"] and ex3["diabolo_ok"]
     assert ex3["denoise_psnr_after"] > ex3["denoise_psnr_before"]
     assert ex3["svm_acc_codes"] > 0.2 and ex3["svm_acc_pixels"] > 0.2
     assert ex3["shallow_loss_last"] < ex3["shallow_loss_first"]
