@@ -289,7 +289,7 @@ display(Markdown(
     f"{'rises again' if overfit > 0 else 'does not rise'} (in {overfit:.0%} of the seeds the final test loss is more "
     "than 5% above its minimum): the gap between a near-perfect fit of 100 digits and the test accuracy is the "
     "over-fitting, and it sets in where the test-loss curve turns up.\n\n"
-    f"**000.5 (AE-pretrained).** Final test accuracy **{m5['acc_mean']:.2%} ± {m5['acc_std']:.2%}**, a gain of "
+    f"**000.5 (AE-pretrained).** Final test accuracy **{m5['acc_mean']:.2%} ± {m5['acc_std']:.2%}**, "
     f"a difference of **{(m5['acc_mean'] - m4['acc_mean']) * 100:+.1f}** percentage points from 000.4 "
     f"({'larger' if abs(m5['acc_mean'] - m4['acc_mean']) > m4['acc_std'] + m5['acc_std'] else 'not larger'} than "
     "the two standard deviations added). The hope is that the pretrained encoder's code, organised by shape from "
