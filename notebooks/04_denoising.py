@@ -14,8 +14,6 @@
 #     name: python3
 # ---
 
-# %%
-
 # %% [markdown]
 # # 04 · Denoising and compressing autoencoders — 004.Ex3, 002.P5.2, 002.P6.3
 #
