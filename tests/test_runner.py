@@ -24,12 +24,8 @@ def test_notebook_01_smoke_writes_metrics_that_name_data_and_profile(smoke_run):
 
 
 @pytest.mark.notebook
-def test_notebook_01_smoke_engine_and_theory_evidence(smoke_run):
-    metrics = smoke_run("01_cnn_classifier")
-    assert metrics["001.gradcheck"]["max_relative_error"] < 1e-6
-    assert metrics["001.autograd_twin"]["max_abs_loss_difference"] < 1e-4
-    assert metrics["001.rmsprop"]["last_train_loss"] < metrics["001.rmsprop"]["first_train_loss"]
-    assert set(metrics["001.batch_sizes"]) == {"test_error_b10", "test_error_b50"}
+def test_notebook_01_smoke_theory_evidence(smoke_run):
+    metrics = smoke_run("01_cnn_classifier")      # the 001 study itself: tests/test_engine.py
     assert metrics["000.T1"]["max_shift_error"] < 1e-10
     t2 = metrics["000.T2"]
     assert max(t2["constant"], t2["relu"], t2["pool_even_shift"]) < 1e-12 < 1e-3 < t2["pool_odd_shift"]
