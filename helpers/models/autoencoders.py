@@ -144,12 +144,10 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-class MLPAutoencoder(nn.Module):
+class MLPAutoencoder(Autoencoder):
     """002.P5.4: 784 -> 256 -> 64 -> 16 -> 2 and back, ReLU between layers, none at the embedding (02)."""
 
     def __init__(self, latent_dim: int = 2, hidden: tuple[int, ...] = (256, 64, 16), side: int = 28):
-        super().__init__()
-        self.side = side
         sizes = [side * side, *hidden, latent_dim]                    # 784, 256, 64, 16, 2
         enc: list[nn.Module] = [nn.Flatten()]                         # 1x28x28 -> 784
         for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -162,18 +160,8 @@ class MLPAutoencoder(nn.Module):
             dec.append(nn.Linear(a, b))                               # 2->16->64->256->784
             dec.append(nn.ReLU() if i < len(back) - 2 else nn.Sigmoid())  # pixels in [0, 1]
         dec.append(nn.Unflatten(1, (1, side, side)))                  # 784 -> 1x28x28
-        self.encoder, self.decoder = nn.Sequential(*enc), nn.Sequential(*dec)
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images -> 2-D codes (no non-linearity on the code)."""
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """2-D codes -> images."""
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
+        super().__init__(nn.Sequential(*enc), nn.Sequential(*dec))   # encode / decode / forward
+        self.side = side
 
 
 class ConvAutoencoder2D(nn.Module):
