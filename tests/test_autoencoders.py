@@ -124,6 +124,7 @@ def test_autoencoders_notebook_runs_in_smoke_and_learns(smoke_run):
         assert key in metrics, key
     assert metrics["datasets"]["000"] == "mnist-10k" and metrics["datasets"]["003"] == "fashion-mnist"
     assert 0 < metrics["000.1"]["test_l1"] < 0.5
+    assert 0 < metrics["000.1"]["test_l1_no_fc_linear"] < 0.5        # the fair no-FC comparison is measured
     assert metrics["000.2"]["test_acc"] > 0.2                      # chance is 0.1
     assert metrics["000.4"]["seeds"] >= 2 and 0 <= metrics["000.4"]["acc_std"] < 0.5
     assert metrics["003.2"]["points"] == 2

@@ -127,9 +127,11 @@ class EncoderClassifier(nn.Module):
         return self.head(self.encoder(x))
 
 
-def conv_autoencoder(latent_dim: int = 12, fc: bool = True, width: int = 16, dropout: float = 0.0) -> Autoencoder:
-    """000.1's convolutional AE (``ConvEncoder`` + ``ConvDecoder``) (02)."""
-    return Autoencoder(ConvEncoder(latent_dim, fc, width, dropout), ConvDecoder(latent_dim, fc, width, dropout))
+def conv_autoencoder(latent_dim: int = 12, fc: bool = True, width: int = 16, dropout: float = 0.0,
+                     sigmoid: bool = True) -> Autoencoder:
+    """000.1's convolutional AE (``ConvEncoder`` + ``ConvDecoder``; ``sigmoid=False``: linear pixels) (02)."""
+    return Autoencoder(ConvEncoder(latent_dim, fc, width, dropout),
+                       ConvDecoder(latent_dim, fc, width, dropout, sigmoid=sigmoid))
 
 
 def conv_classifier(latent_dim: int = 12, hidden: int = 64, n_classes: int = 10, width: int = 16) -> EncoderClassifier:
