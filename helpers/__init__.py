@@ -9,7 +9,14 @@ Modules (and the notebooks that introduce them):
 - ``metrics``    accuracy, confusion matrices, the metrics JSON file (01)
 - ``plots``      image grids, curves, confusion matrices, saved under ``figures/`` (01)
 - ``notebook``   ``start_notebook``: the standard first cell of every notebook (01)
-- ``models``     classifiers, autoencoders, GAN, pretrained backbones (01-05)
+- ``engine``     the from-scratch CNN with hand-written backprop and optimizers (01, 001)
+- ``engine_study``, ``theory``  the 001 study and the theory checks around it (01)
+- ``latent``     latent-space numbers: class distances, silhouette, principal angles, random codes (02, 05)
+- ``search``     the grid search of 003.2 (02)
+- ``transfer``   feature caching and the offline transfer study (03)
+- ``noise``, ``compression``  corruption processes; compression ratios and PSNR (04)
+- ``gan_training``, ``frechet``, ``kuzushiji``  the GAN loop, sample scores, the Kuzushiji-Kanji downloader (05)
+- ``models``     classifiers, autoencoders, backbones, denoisers, GAN (01-05)
 - ``run``        papermill runner over the notebooks and profiles (``python -m helpers.run``)
 - ``report``     PDF/HTML export of executed notebooks with nbconvert
 """
