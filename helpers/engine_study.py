@@ -75,14 +75,6 @@ def activation_rows(net: engine.Sequential, images: torch.Tensor) -> torch.Tenso
     return tiles.reshape(-1, 1, *images.shape[-2:])
 
 
-def tsne_2d(features: np.ndarray, seed: int = 0, perplexity: float = 20.0) -> np.ndarray:
-    """A 2-D t-SNE embedding of feature rows (scikit-learn)."""
-    from sklearn.manifold import TSNE
-
-    perplexity = min(perplexity, (len(features) - 1) / 3)
-    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)
-
-
 def compare_with_autograd(train, test, epochs: int, batch_size: int, seed: int) -> dict:
     """Train the engine and its autograd twin (same init, batches, RMSProp); per-epoch train losses."""
     net = engine.tiny_cnn(seed)

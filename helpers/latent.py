@@ -59,3 +59,11 @@ def random_codes(codes: torch.Tensor, n: int, kind: str = "gaussian", seed: int 
         low, high = codes.min(0).values, codes.max(0).values
         return (low + (high - low) * torch.rand(n, codes.shape[1], generator=g, dtype=codes.dtype)).float()
     raise ValueError(f"unknown kind {kind!r}; use 'gaussian' or 'uniform'")
+
+
+def tsne_2d(features: np.ndarray, seed: int = 0, perplexity: float = 20.0) -> np.ndarray:
+    """A 2-D t-SNE embedding of feature rows (scikit-learn; 01's bottlenecks, 02's codes)."""
+    from sklearn.manifold import TSNE
+
+    perplexity = min(perplexity, (len(features) - 1) / 3)
+    return TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(features)

@@ -57,7 +57,8 @@ from torch import nn
 from helpers import engine
 from helpers.data import load_splits
 from helpers.engine_study import (activation_rows, compare_with_autograd, engine_vs_autograd, finite_difference_check,
-                                  train_engine, tsne_2d)
+                                  train_engine)
+from helpers.latent import tsne_2d
 from helpers.metrics import confusion_matrix, most_confused_pairs
 from helpers.models.classifiers import (FortyFilterCNN, InceptionCNN, ResidualCNN, SequentialCNN,
                                         conv_output_size)

@@ -64,7 +64,7 @@ from torch import nn
 
 from helpers.checkpoint import save_model
 from helpers.data import load_splits
-from helpers.latent import latent_stats, pca_basis, principal_angles, random_codes
+from helpers.latent import latent_stats, pca_basis, principal_angles, random_codes, tsne_2d
 from helpers.models import autoencoders as ae
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import curves, image_grid, image_rows, scatter_2d
@@ -534,14 +534,13 @@ display(Markdown(
 
 # %%
 from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_samples
 
 shown = limited(fashion_test, tsne_points)
 z5 = predict(fcae.encoder, shown, device=run.device).numpy()
 y5 = shown.labels.numpy()
 projections = {"PCA": PCA(2, random_state=seed).fit_transform(z5),
-               "t-SNE": TSNE(2, random_state=seed, init="pca", perplexity=min(30, len(z5) // 4)).fit_transform(z5)}
+               "t-SNE": tsne_2d(z5, seed, perplexity=30)}
 for method, points in projections.items():
     run.figure(scatter_2d(points, y5, shown.classes, f"003.4 {method} of the k={f_latent} codes {run.caption('003')}"),
                f"003_4_{method.lower().replace('-', '')}")
