@@ -13,13 +13,13 @@ APT_PACKAGES := pandoc texlive-xetex texlive-fonts-recommended texlive-plain-gen
 .PHONY: report test setup system-deps lab smoke benchmark clean
 
 report: setup
-	$(PY) -m helpers.run --profile $(PROFILE)
+	$(PY) -m helpers.runner --profile $(PROFILE)
 
 test: setup
 	$(PY) -m pytest -q
 
 smoke: setup
-	$(PY) -m helpers.run --profile smoke
+	$(PY) -m helpers.runner --profile smoke
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/

@@ -55,8 +55,17 @@ def _find_idx(folder: Path, stem: str) -> Path:
     raise DataError(f"missing data file: {folder / stem}[.gz] does not exist")
 
 
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read one idx file (plain or .gz), validating magic number and length (01)."""
+_IDX_NDIM = {"images": 3, "labels": 1}
+
+
+def read_idx(path: str | Path, kind: str | None = None,
+             image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """Read one idx file (plain or .gz), validating magic number, shape and length (01).
+
+    ``kind`` (``"images"`` or ``"labels"``) fixes the number of dimensions the magic number must
+    declare, and ``image_size`` the height and width an images file must hold, so a labels file in
+    the place of an images file, or images of the wrong size, are named as such.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"missing data file: {path} does not exist")
@@ -69,16 +78,32 @@ def read_idx(path: str | Path) -> np.ndarray:
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"corrupt data file: {path} is not a readable gzip file ({error}); "
                         "delete it and fetch it again") from None
+    if not raw:
+        raise DataError(f"empty data file: {path} is 0 bytes (an interrupted download?); delete it and "
+                        "fetch it again")
+    head = raw[:512].lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        raise DataError(f"corrupt data file: {path} is an HTML page, not an idx file (a download that "
+                        "got an error or login page?); delete it and fetch it again")
     if len(raw) < 4:
         raise DataError(f"corrupt data file: {path} is {len(raw)} bytes, too short for an idx header")
     zero, dtype_code, ndim = int.from_bytes(raw[:2], "big"), raw[2], raw[3]
+    expected_magic = f"0x000008{_IDX_NDIM[kind]:02x}" if kind else "0x0000 08 0N"
     if zero != 0 or dtype_code not in _IDX_DTYPES or not 1 <= ndim <= 4:
         raise DataError(f"corrupt data file: {path} has magic number 0x{raw[:4].hex()}, "
-                        "not an idx file (expected 0x0000 08 0N); delete it and fetch it again")
+                        f"not an idx file (expected {expected_magic}); delete it and fetch it again")
+    if kind and ndim != _IDX_NDIM[kind]:
+        raise DataError(f"wrong magic number: {path} has 0x{raw[:4].hex()}, which declares a "
+                        f"{ndim}-dimensional array; an idx {kind} file has {expected_magic} "
+                        f"({_IDX_NDIM[kind]} dimensions). Is it the {'labels' if kind == 'images' else 'images'} "
+                        "file in the wrong place?")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"truncated data file: {path} ends inside its header")
     shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if image_size and kind == "images" and shape[1:] != tuple(image_size):
+        raise DataError(f"wrong image size: {path} holds {shape[1]}x{shape[2]} images; this data set's "
+                        f"images are {image_size[0]}x{image_size[1]}. Is it a file of another data set?")
     dtype = np.dtype(_IDX_DTYPES[dtype_code])
     expected = int(np.prod(shape)) * dtype.itemsize
     body = len(raw) - header
@@ -91,15 +116,21 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
-def read_idx_pair(images_path: str | Path, labels_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Read an images file and its labels file, checking that their counts agree (01)."""
-    images, labels = read_idx(images_path), read_idx(labels_path)
-    if images.ndim != 3 or labels.ndim != 1:
-        raise DataError(f"corrupt data files: {images_path} has shape {images.shape} and "
-                        f"{labels_path} has shape {labels.shape}; expected N x H x W and N")
+def read_idx_pair(images_path: str | Path, labels_path: str | Path, n_classes: int | None = None,
+                  image_size: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read an images file and its labels file, checking counts, sizes and label range (01)."""
+    images = read_idx(images_path, "images", image_size)
+    labels = read_idx(labels_path, "labels")
     if len(images) != len(labels):
         raise DataError(f"count mismatch: {images_path} holds {len(images)} images but "
                         f"{labels_path} holds {len(labels)} labels")
+    if n_classes is not None and len(labels):
+        bad = (labels < 0) | (labels >= n_classes)
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise DataError(f"labels out of range: {labels_path} holds {int(bad.sum())} label(s) outside "
+                            f"0..{n_classes - 1} (the first, {int(labels[first])}, at index {first}); this "
+                            f"data set has {n_classes} classes. The file is corrupt or from another data set.")
     return images, labels
 
 
@@ -228,12 +259,14 @@ class DatasetSpec:
     loader: Callable[["DatasetSpec", str, Path, bool], ImageDataset] | None
     folder: str = ""
     source: str = ""
+    image_size: tuple[int, int] | None = (28, 28)
 
 
 def _load_embedded(spec: DatasetSpec, split: str, root: Path, download: bool) -> ImageDataset:
     folder = root / spec.folder
     images_stem, labels_stem = IDX_FILES[split]
-    images, labels = read_idx_pair(_find_idx(folder, images_stem), _find_idx(folder, labels_stem))
+    images, labels = read_idx_pair(_find_idx(folder, images_stem), _find_idx(folder, labels_stem),
+                                   len(spec.classes), spec.image_size)
     return _from_uint8(spec, split, images, labels)
 
 
@@ -268,7 +301,11 @@ def _load_torchvision(spec: DatasetSpec, split: str, root: Path, download: bool)
                             f"and download=False; run `python -m helpers.data fetch {spec.name}`"
                             ) from None
         raise _download_hint(spec, root, error) from None
-    labels = dataset.targets
+    labels = np.asarray(dataset.targets)
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(spec.classes)):
+        raise DataError(f"labels out of range: {spec.name} {split} in {root / spec.folder} has labels "
+                        f"{int(labels.min())}..{int(labels.max())}, this data set has {len(spec.classes)} "
+                        "classes; the files are corrupt: delete them and fetch again")
     return _from_uint8(spec, split, dataset.data, labels)
 
 
@@ -282,7 +319,7 @@ def _load_notmnist(spec: DatasetSpec, split: str, root: Path, download: bool) ->
     except DataError as error:
         raise DataError(f"{error}; run `python -m helpers.data fetch notmnist` or use the "
                         "embedded `notmnist-10k`") from None
-    return _from_uint8(spec, split, *read_idx_pair(*paths))
+    return _from_uint8(spec, split, *read_idx_pair(*paths, len(spec.classes), spec.image_size))
 
 
 def fetch_files(base_url: str, names: Sequence[str], folder: Path, spec: DatasetSpec,
@@ -318,7 +355,7 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
                 "torchvision.datasets.KMNIST (codh.rois.ac.jp)"),
     DatasetSpec("cifar10", "CIFAR-10 (50k / 10k, 3x32x32) via torchvision.datasets.CIFAR10",
                 CIFAR10_CLASSES, False, _load_torchvision, "cifar-10-batches-py",
-                "torchvision.datasets.CIFAR10 (cs.toronto.edu)"),
+                "torchvision.datasets.CIFAR10 (cs.toronto.edu)", (32, 32)),
     DatasetSpec("notmnist", "notMNIST-to-MNIST files (60k / 10k letters A-J)", NOTMNIST_CLASSES,
                 False, _load_notmnist, "notmnist", NOTMNIST_URL),
     DatasetSpec("food101-20", "Food-101, first 20 classes, via torchvision.datasets.Food101 "

@@ -1,7 +1,9 @@
 """The DCGAN training loop (introduced in 05): alternating D and G steps with the non-saturating
 loss, per-batch and per-epoch losses of both networks, fixed-noise snapshots, and an atomic
-checkpoint of G, D, both optimizers and the history after every epoch so an interrupted run
-resumes (a finished run just reloads). Images in [0, 1] are mapped to [-1, 1] for tanh.
+stored run of G, D, both optimizers and the history after every epoch (a ``RunStore`` file named
+by the fingerprint of every setting, both networks' initial weights and the exact images), so an
+interrupted run resumes and a finished one with the same settings is reused. Images in [0, 1]
+are mapped to [-1, 1] for tanh.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import config_fingerprint, load_checkpoint, save_checkpoint
+from .checkpoint import RunStore, model_identity, state_fingerprint, tensor_fingerprint
 from .data import Batches
 from .training import History, NonFiniteLossError, progress
 
@@ -57,7 +59,7 @@ def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, batch_size: int = 128,
               lr: float = 2e-4, beta1: float = 0.5, seed: int = 0, device=None,
-              checkpoint: str | Path | None = None, n_fixed: int = 16,
+              store: RunStore | str | Path | None = None, n_fixed: int = 16,
               snapshot_every: int = 1, show_progress: bool = True) -> tuple[History, dict]:
     """Train a GAN on ``images`` (N x C x H x W in [0, 1]); returns (history, fixed-noise snapshots) (05)."""
     device = torch.device(device or "cpu")
@@ -65,19 +67,21 @@ def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, bat
     torch.manual_seed(seed)
     opt_g, opt_d = adam_pair(G, D, lr, beta1)
     fixed = torch.randn(n_fixed, G.latent_dim, generator=torch.Generator().manual_seed(seed))
-    config = {"G": repr(G), "D": repr(D), "lr": lr, "beta1": beta1, "batch_size": batch_size,
-              "seed": seed, "n": len(images)}
+    config = {"G": model_identity(G), "D": model_identity(D), "G_initial": state_fingerprint(G), "D_initial": state_fingerprint(D),
+              "epochs": epochs, "lr": lr, "beta1": beta1, "batch_size": batch_size, "seed": seed,
+              "images": tensor_fingerprint(images), "n_fixed": n_fixed, "snapshot_every": snapshot_every,
+              "device": device.type}
     history, snapshots, start = History(), {}, 0
-    path = Path(checkpoint) if checkpoint else None
-    if path and path.exists():
-        state = load_checkpoint(path, device)
-        if state.get("fingerprint") == config_fingerprint(config):
-            G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
-            opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
-            history, snapshots = History.from_state(state["history"]), dict(state["snapshots"])
-            start = history.epochs_done
-            torch.set_rng_state(state["rng"])
-            print(f"resumed GAN from {path.name} after epoch {start}")
+    store = store if isinstance(store, RunStore) or store is None else RunStore(store)
+    state = store.load(config, device) if store is not None else None
+    if state is not None:
+        G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
+        history, snapshots = History.from_state(state["history"]), dict(state["snapshots"])
+        start = history.epochs_done
+        torch.set_rng_state(state["rng"])
+        word = "reusing the stored run" if start >= epochs else f"resuming after epoch {start}"
+        print(f"GAN: {word} ({store.path(config).name}, same settings, images and initial weights)")
     real_all = images.to(device) * 2 - 1
     batches = Batches(real_all, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
     for epoch in range(start + 1, epochs + 1):
@@ -93,9 +97,8 @@ def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, bat
                           time_s=time.perf_counter() - t0)
         if epoch % snapshot_every == 0 or epoch == epochs:
             snapshots[epoch] = sample(G, fixed)
-        if path:
-            save_checkpoint({"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
-                             "opt_d": opt_d.state_dict(), "history": history.state_dict(),
-                             "snapshots": snapshots, "rng": torch.get_rng_state(),
-                             "fingerprint": config_fingerprint(config)}, path)
+        if store is not None:
+            store.save(config, {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
+                                "opt_d": opt_d.state_dict(), "history": history.state_dict(),
+                                "snapshots": snapshots, "rng": torch.get_rng_state()}, epoch, epochs)
     return history, snapshots

@@ -17,6 +17,23 @@ def gaussian_noise(x: torch.Tensor, sigma: float = 0.3, clip: bool = True,
     return noisy.clamp(0.0, 1.0) if clip else noisy
 
 
+class GaussianNoise:
+    """``gaussian_noise`` with a fixed ``sigma`` as a corruption for the trainer (04).
+
+    Its ``repr`` names the noise level, so a stored denoising run is reused only for the same
+    noise (a lambda would hide ``sigma`` from the run's identity).
+    """
+
+    def __init__(self, sigma: float = 0.3, clip: bool = True):
+        self.sigma, self.clip = float(sigma), clip
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return gaussian_noise(x, self.sigma, self.clip)
+
+    def __repr__(self) -> str:
+        return f"GaussianNoise(sigma={self.sigma}, clip={self.clip})"
+
+
 def parabola_samples(n: int = 500, low: float = -2.0, high: float = 2.0, seed: int = 0) -> torch.Tensor:
     """``n`` clean points (x, x^2) with x uniform on [low, high] (002.P5.2's 2-D data set; 04)."""
     g = torch.Generator().manual_seed(seed)

@@ -1,8 +1,11 @@
-"""The standard first cell of every notebook: ``run = start_notebook(...)`` (introduced in 01).
+"""The setup call of every notebook: ``run = start_notebook(name, globals(), ...)`` (introduced in 01).
 
-A ``NotebookRun`` seeds everything, picks and prints the device, knows where this notebook's
-figures, checkpoints and metrics go for the current profile, saves figures under stable names,
-collects headline numbers and writes the metrics JSON at the end.
+It resolves the notebook's effective parameters (the profile's values, explicit values winning;
+see ``helpers.parameters``) into the notebook's globals and prints them once, checks that the
+output folders are writable, seeds everything and picks the device. The returned
+``NotebookRun`` knows where this run's figures, stored runs, model files and metrics go (the
+layout is ``helpers.paths``'s), saves figures under stable names, collects headline numbers and
+writes the metrics JSON (with every effective parameter) at the end.
 """
 
 from __future__ import annotations
@@ -10,29 +13,28 @@ from __future__ import annotations
 import platform
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, MutableMapping
 
 import torch
 
+from .checkpoint import RunStore
 from .metrics import write_metrics
-from .paths import checkpoints_root, figures_root, output_dir
+from .parameters import format_parameters, injected_names, resolve
+from .paths import checkpoints_root, ensure_writable, metrics_path, run_figures_dir, run_models_dir
 from .plots import use_style
 from .training import pick_device, seed_everything
 
-PROFILES = ("smoke", "default", "full")
-
 
 class NotebookRun:
-    """Paths, seed, device, figures and metrics of one notebook execution (01)."""
+    """Parameters, seed, device, figures, stored runs and metrics of one notebook execution (01)."""
 
-    def __init__(self, notebook: str, profile: str, seed: int = 0, datasets: dict[str, str] | None = None,
+    def __init__(self, notebook: str, parameters: Mapping[str, Any], datasets: Mapping[str, str] | None = None,
                  device: str | None = None):
-        if profile not in PROFILES:
-            raise ValueError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
-        self.notebook, self.profile, self.seed = notebook, profile, seed
+        self.notebook, self.parameters = notebook, dict(parameters)
+        self.profile, self.seed = self.parameters["profile"], self.parameters.get("seed", 0)
         self.datasets = dict(datasets or {})
         self.started = time.perf_counter()
-        seed_everything(seed)
+        seed_everything(self.seed)
         use_style()
         self.device = pick_device(device)
         self.metrics: dict[str, Any] = {}
@@ -40,22 +42,21 @@ class NotebookRun:
 
     @property
     def figures_dir(self) -> Path:
-        """``figures/<notebook>/`` (or the runner's folder for non-default profiles)."""
-        return figures_root() / self.notebook
+        """``runs/<profile>/figures/<notebook>/`` (the report build publishes them to ``figures/``)."""
+        return run_figures_dir(self.notebook, self.profile)
 
-    @property
-    def checkpoints_dir(self) -> Path:
-        """``checkpoints/<profile>/<notebook>/``: one folder per profile, so runs never mix."""
-        return checkpoints_root() / self.profile / self.notebook
+    def store(self, name: str) -> RunStore:
+        """The stored runs of training ``name``: ``checkpoints/<notebook>/<name>/<fingerprint>.pt``."""
+        return RunStore.for_notebook(self.notebook, name)
 
-    def checkpoint(self, name: str) -> Path:
-        """The checkpoint path for ``name`` (``.pt`` added when missing)."""
-        return self.checkpoints_dir / (name if name.endswith(".pt") else f"{name}.pt")
+    def model_path(self, filename: str) -> Path:
+        """``runs/<profile>/models/<notebook>/<filename>``: a model file this run hands out (02)."""
+        return run_models_dir(self.notebook, self.profile) / filename
 
     @property
     def metrics_path(self) -> Path:
         """``runs/<profile>/metrics/<notebook>.json`` (or under the runner's ``--out``)."""
-        return output_dir(self.profile) / "metrics" / f"{self.notebook}.json"
+        return metrics_path(self.notebook, self.profile)
 
     def caption(self, dataset_key: str | None = None, extra: str = "") -> str:
         """``'(mnist-10k, default)'``-style suffix naming data set and profile for titles."""
@@ -64,7 +65,7 @@ class NotebookRun:
         return "(" + ", ".join(parts) + ")"
 
     def figure(self, fig, name: str, show: bool = True) -> None:
-        """Save ``fig`` as ``figures/<notebook>/<name>.png`` (listed in ``run.figures``), show it inline."""
+        """Save ``fig`` as ``<figures_dir>/<name>.png`` (listed in ``run.figures``), show it inline."""
         import matplotlib.pyplot as plt
 
         self.figures_dir.mkdir(parents=True, exist_ok=True)
@@ -82,17 +83,36 @@ class NotebookRun:
     def finish(self) -> dict[str, Any]:
         """Write the metrics JSON and return it (the last cell of every notebook)."""
         payload = {"notebook": self.notebook, "profile": self.profile, "datasets": self.datasets,
-                   "seed": self.seed, "wall_time_s": round(time.perf_counter() - self.started, 1),
+                   "seed": self.seed, "parameters": self.parameters,
+                   "wall_time_s": round(time.perf_counter() - self.started, 1),
                    "torch": torch.__version__.split("+")[0], "device": str(self.device),
                    "python": platform.python_version(), **self.metrics}
         write_metrics(self.metrics_path, payload)
         return payload
 
 
-def start_notebook(notebook: str, profile: str, seed: int = 0, datasets: dict[str, str] | None = None,
-                   device: str | None = None) -> NotebookRun:
-    """Seed, pick the device, set the style and paths for one notebook run (01)."""
-    return NotebookRun(notebook, profile, seed, datasets, device)
+def start_notebook(notebook: str, namespace: MutableMapping[str, Any],
+                   datasets: Mapping[str, str] | None = None, device: str | None = None) -> NotebookRun:
+    """Resolve and check the parameters into ``namespace`` (the notebook's ``globals()``), then seed,
+    pick the device and prepare the output folders (01).
+
+    ``datasets`` maps item codes to parameter names (or literal data set names) for captions and
+    the metrics file, e.g. ``{"000": "mnist_dataset"}``.
+    """
+    explicit = injected_names(namespace.get("In"))
+    given = {name: value for name, value in namespace.items() if not name.startswith("_")}
+    parameters = resolve(notebook, given, explicit)
+    namespace.update(parameters)
+    print(f"{notebook}, effective parameters (profile {parameters['profile']}):")
+    print(format_parameters(parameters))
+    for folder in (metrics_path(notebook, parameters["profile"]).parent,
+                   run_figures_dir(notebook, parameters["profile"]), checkpoints_root()):
+        ensure_writable(folder)
+    named = {}
+    for key, value in (datasets or {}).items():
+        value = parameters.get(value, value)
+        named[key] = " / ".join(value) if isinstance(value, list) else value
+    return NotebookRun(notebook, parameters, named, device)
 
 
 def summary_table(metrics: dict[str, Any]) -> str:

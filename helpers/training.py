@@ -3,8 +3,10 @@
 The trainer is d2l/Lightning-shaped but small: ``Trainer(...).fit(model, train, val)`` runs epochs
 over :class:`helpers.data.Batches`, records per-batch and per-epoch history (loss, accuracy, wall
 time), shows a ``tqdm.auto`` progress bar, guards against NaN/inf losses, calls callbacks (best-model
-checkpoint, early stopping) and, given a checkpoint path, saves every epoch atomically and resumes
-from the last one. Models stay plain ``nn.Module``s: all training state lives here.
+checkpoint, early stopping) and, given a :class:`~helpers.checkpoint.RunStore`, stores every epoch
+atomically under the fingerprint of everything that made the run, resumes an interrupted run and
+reuses a finished one only when every setting is the same. Models stay plain ``nn.Module``s: all
+training state lives here.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .checkpoint import config_fingerprint, load_checkpoint, save_checkpoint
+from .checkpoint import (RunStore, callable_identity, data_identity, model_identity, save_checkpoint,
+                         state_fingerprint)
 
 _DEVICE_PRINTED: set[str] = set()
 
@@ -162,35 +165,71 @@ def make_optimizer(name: str, parameters, lr: float, **options) -> torch.optim.O
 # --------------------------------------------------------------------------- callbacks
 
 class Callback:
-    """Hook called by the trainer; return ``True`` from ``on_epoch_end`` to stop (01)."""
+    """Hook called by the trainer; return ``True`` from ``on_epoch_end`` to stop (01).
+
+    A callback's ``identity()`` is part of the stored run's configuration (it may change how long
+    training runs) and its ``state_dict()`` is stored with every epoch, so it survives a resume.
+    """
 
     def on_epoch_end(self, trainer: "Trainer", model: nn.Module, history: History) -> bool | None:
         """Called after each epoch with the updated history."""
         return None
 
+    def identity(self) -> dict[str, Any]:
+        """The settings that make this callback what it is (plain values)."""
+        return {"type": type(self).__name__}
+
+    def state_dict(self) -> dict[str, Any]:
+        """What must survive a resume (``weights_only``-safe values)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
 
 class BestModelCheckpoint(Callback):
-    """Save the model whenever ``monitor`` improves (004.Ex1's best-model callback; 01)."""
+    """Keep the model of the best epoch by ``monitor`` (004.Ex1's best-model callback; 01).
 
-    def __init__(self, path: str | Path, monitor: str = "test_acc", mode: str = "max"):
-        self.path, self.monitor, self.mode = Path(path), monitor, mode
+    The best weights are part of the trainer's stored run (so a resumed run keeps the best epoch
+    of its first part); with ``path`` they are also written there whenever they improve.
+    """
+
+    def __init__(self, path: str | Path | None = None, monitor: str = "test_acc", mode: str = "max"):
+        self.path, self.monitor, self.mode = Path(path) if path else None, monitor, mode
         self.best: float | None = None
         self.best_epoch: int | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
 
     def _better(self, value: float) -> bool:
         return self.best is None or (value > self.best if self.mode == "max" else value < self.best)
+
+    def identity(self) -> dict[str, Any]:
+        return {"type": "BestModelCheckpoint", "monitor": self.monitor, "mode": self.mode}
 
     def on_epoch_end(self, trainer, model, history):
         value = history.last(self.monitor)
         if self._better(value):
             self.best, self.best_epoch = value, int(history.last("epoch"))
-            save_checkpoint({"model": model.state_dict(), "epoch": self.best_epoch,
-                             self.monitor: value}, self.path)
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            self._write()
         return None
 
-    def restore(self, model: nn.Module, map_location="cpu") -> nn.Module:
+    def _write(self) -> None:
+        if self.path is not None and self.best_state is not None:
+            save_checkpoint({"model": self.best_state, "epoch": self.best_epoch, self.monitor: self.best}, self.path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "best_epoch": self.best_epoch, "best_state": self.best_state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best, self.best_epoch, self.best_state = state["best"], state["best_epoch"], state["best_state"]
+        self._write()
+
+    def restore(self, model: nn.Module) -> nn.Module:
         """Load the best weights back into ``model``."""
-        model.load_state_dict(load_checkpoint(self.path, map_location)["model"])
+        if self.best_state is None:
+            raise RuntimeError(f"no best model yet: the callback has not seen an epoch of {self.monitor!r}")
+        model.load_state_dict(self.best_state)
         return model
 
 
@@ -199,6 +238,9 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", mode: str = "min", patience: int = 3):
         self.monitor, self.mode, self.patience = monitor, mode, patience
+
+    def identity(self) -> dict[str, Any]:
+        return {"type": "EarlyStopping", "monitor": self.monitor, "mode": self.mode, "patience": self.patience}
 
     def on_epoch_end(self, trainer, model, history):
         values = history.epoch[self.monitor]
@@ -213,15 +255,17 @@ class Trainer:
 
     ``task`` is ``"classification"`` (``(x, y)`` batches, loss and accuracy) or
     ``"reconstruction"`` (the target is the input; ``corrupt`` makes it a denoising task).
-    With ``checkpoint`` set, every epoch is saved atomically; a new ``fit`` with the same
-    configuration resumes after the last saved epoch (a finished run just reloads).
+    With ``store`` set (a :class:`~helpers.checkpoint.RunStore`, e.g. ``run.store("name")``), every
+    epoch is stored atomically under the fingerprint of :meth:`config`; a new ``fit`` with the same
+    configuration resumes after the last stored epoch (a finished run just reloads), any other
+    configuration trains afresh into its own file.
     """
 
     def __init__(self, epochs: int, lr: float = 1e-3, optimizer: str = "adam",
                  loss: str | nn.Module = "cross_entropy", task: str = "classification",
                  batch_size: int = 128, weight_decay: float = 0.0,
                  optimizer_options: dict[str, Any] | None = None, seed: int = 0,
-                 device: torch.device | str | None = None, checkpoint: str | Path | None = None,
+                 device: torch.device | str | None = None, store: RunStore | str | Path | None = None,
                  callbacks: Sequence[Callback] = (), corrupt: Callable | None = None,
                  log_every: int = 1, show_progress: bool = True, name: str = "model"):
         if epochs < 1:
@@ -235,19 +279,28 @@ class Trainer:
         self.loss_name = loss if isinstance(loss, str) else type(loss).__name__
         self.task, self.batch_size, self.weight_decay = task, batch_size, weight_decay
         self.optimizer_options = dict(optimizer_options or {})
-        self.seed, self.checkpoint = seed, Path(checkpoint) if checkpoint else None
+        self.seed = seed
+        self.store = store if isinstance(store, RunStore) or store is None else RunStore(store)
         self.device = torch.device(device) if device else pick_device(verbose=False)
         self.callbacks, self.corrupt = list(callbacks), corrupt
         self.log_every, self.show_progress, self.name = log_every, show_progress, name
         self.stopped_early = False
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def config(self, model: nn.Module, train_size: int) -> dict[str, Any]:
-        """The settings a checkpoint must match to be reused (model layout included)."""
-        return {"model": repr(model), "lr": self.lr, "optimizer": self.optimizer_name,
-                "options": self.optimizer_options, "loss": self.loss_name, "task": self.task,
-                "batch_size": self.batch_size, "weight_decay": self.weight_decay,
-                "seed": self.seed, "train_size": train_size}
+    def config(self, model: nn.Module, train, val=None) -> dict[str, Any]:
+        """Everything that makes a run: a stored run is reused only when all of it is equal.
+
+        Architecture and initial weights (so frozen or pretrained parts count), every
+        hyperparameter including the epoch count, seed, device type, the exact training and
+        evaluation data (content hashes), the corruption and the callbacks.
+        """
+        return {"model": model_identity(model), "initial_state": state_fingerprint(model), "epochs": self.epochs,
+                "lr": self.lr, "optimizer": self.optimizer_name, "options": self.optimizer_options,
+                "loss": self.loss_name, "task": self.task, "batch_size": self.batch_size,
+                "weight_decay": self.weight_decay, "seed": self.seed, "device": self.device.type,
+                "train": data_identity(train), "val": data_identity(val),
+                "corrupt": callable_identity(self.corrupt),
+                "callbacks": [cb.identity() for cb in self.callbacks]}
 
     def step(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
         """Loss and extra counts of one batch for this trainer's task."""
@@ -276,20 +329,19 @@ class Trainer:
         return result
 
     def _resume(self, model, optimizer, config) -> History:
-        if self.checkpoint is None or not self.checkpoint.exists():
-            return History()
-        state = load_checkpoint(self.checkpoint, self.device)
-        if state.get("fingerprint") != config_fingerprint(config):
-            print(f"{self.name}: checkpoint {self.checkpoint.name} was made with other settings; "
-                  "training afresh")
+        state = self.store.load(config, self.device) if self.store is not None else None
+        if state is None:
             return History()
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
+        for callback, callback_state in zip(self.callbacks, state.get("callbacks", [])):
+            callback.load_state_dict(callback_state)
         history = History.from_state(state["history"])
         done = history.epochs_done
-        word = "reusing finished run" if done >= self.epochs else f"resuming after epoch {done}"
-        print(f"{self.name}: {word} from {self.checkpoint}")
+        self.stopped_early = bool(state.get("stopped_early", False))
+        word = "reusing the stored run" if done >= self.epochs or self.stopped_early else f"resuming after epoch {done}"
+        print(f"{self.name}: {word} ({self.store.path(config).name}, same settings, data and initial weights)")
         return history
 
     def fit(self, model: nn.Module, train, val=None, val_name: str = "test") -> History:
@@ -304,10 +356,14 @@ class Trainer:
             options["weight_decay"] = self.weight_decay
         optimizer = make_optimizer(self.optimizer_name, parameters, self.lr, **options)
         self.optimizer = optimizer
-        config = self.config(model, len(train))
+        config = self.config(model, train, val)
+        if self.store is not None and config["corrupt"] is None:
+            print(f"{self.name}: the corruption {self.corrupt!r} has no stable identity (a lambda or a "
+                  "notebook function), so this run is not stored; pass e.g. noise.GaussianNoise(sigma)")
+            self.store = None
         history = self._resume(model, optimizer, config)
         batches = make_batches(train, self.batch_size, shuffle=True, seed=self.seed, device=self.device)
-        epochs = range(history.epochs_done, self.epochs)
+        epochs = range(history.epochs_done, history.epochs_done if self.stopped_early else self.epochs)
         bar = progress(epochs, desc=self.name, unit="epoch", disable=not self.show_progress or not len(epochs),
                        total=self.epochs, initial=history.epochs_done)
         start_time = history.epoch["time_s"][-1] if history.epochs_done else 0.0
@@ -341,10 +397,12 @@ class Trainer:
             history.log_epoch(**record)
             bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "time_s")})
             stop = any(bool(cb.on_epoch_end(self, model, history)) for cb in self.callbacks)
-            if self.checkpoint is not None:
-                save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                 "rng": torch.get_rng_state(), "history": history.state_dict(),
-                                 "fingerprint": config_fingerprint(config)}, self.checkpoint)
+            if self.store is not None:
+                self.store.save(config, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                         "rng": torch.get_rng_state(), "history": history.state_dict(),
+                                         "callbacks": [cb.state_dict() for cb in self.callbacks],
+                                         "stopped_early": bool(stop)},
+                                self.epochs if stop else history.epochs_done, self.epochs)
             if stop:
                 self.stopped_early = True
                 break

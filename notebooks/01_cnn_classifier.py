@@ -69,8 +69,8 @@ from helpers.theory import (backprop_222_by_autograd, backprop_222_by_hand, circ
 from sklearn.metrics import silhouette_score
 from helpers.training import BestModelCheckpoint, Trainer, count_parameters, predict
 
-run = start_notebook("01_cnn_classifier", profile, seed,
-                     datasets={"002.P4": mnist_dataset, "004.Ex1": ex1_dataset, "001": mnist_dataset})
+run = start_notebook("01_cnn_classifier", globals(),
+                     datasets={"002.P4": "mnist_dataset", "004.Ex1": "ex1_dataset", "001": "mnist_dataset"})
 
 
 def limited(dataset, limit):
@@ -117,7 +117,7 @@ print(mnist_train, mnist_test, sep="\n")
 
 cnn40 = FortyFilterCNN()
 trainer = Trainer(epochs=p42_epochs, lr=p42_lr, batch_size=batch_size, seed=seed, device=run.device,
-                  checkpoint=run.checkpoint("p4_2_cnn40"), name="40-filter CNN")
+                  store=run.store("p4_2_cnn40"), name="40-filter CNN")
 history40 = trainer.fit(cnn40, mnist_train, mnist_test)
 run.figure(curves({"40-filter CNN": history40.epoch}, ["train_acc", "test_acc"], ylabel="accuracy",
                   title=f"002.P4.2 accuracy per epoch {run.caption('002.P4')}"), "002_P4_2_accuracy")
@@ -191,9 +191,9 @@ for name, cls in architectures.items():
     model = cls(in_channels=channels, n_classes=len(ex1_train.classes))
     graph = architecture_graph(model, (1, channels, side, side), run.figures_dir / f"004_Ex1_graph_{name}.png",
                                title=f"004.Ex1 {name} ({channels}x{side}x{side} input)")
-    best = BestModelCheckpoint(run.checkpoint(f"ex1_{name}_best"), monitor="test_acc")
+    best = BestModelCheckpoint(run.model_path(f"ex1_{name}_best.pt"), monitor="test_acc")
     history = Trainer(epochs=ex1_epochs, lr=ex1_lr, batch_size=batch_size, seed=seed, device=run.device,
-                      checkpoint=run.checkpoint(f"ex1_{name}"), callbacks=[best], name=name
+                      store=run.store(f"ex1_{name}"), callbacks=[best], name=name
                       ).fit(model, ex1_train, ex1_test)
     best_epoch = int(np.argmax(history.epoch["test_acc"]))
     ex1_histories[name] = history.epoch

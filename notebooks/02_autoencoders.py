@@ -71,8 +71,8 @@ from helpers.plots import curves, image_grid, image_rows, scatter_2d
 from helpers.search import grid_search
 from helpers.training import Trainer, count_parameters, predict
 
-run = start_notebook("02_autoencoders", profile, seed,
-                     datasets={"000": mnist_dataset, "002": mnist_dataset, "003": fashion_dataset})
+run = start_notebook("02_autoencoders", globals(),
+                     datasets={"000": "mnist_dataset", "002": "mnist_dataset", "003": "fashion_dataset"})
 
 
 def limited(dataset, limit):
@@ -84,7 +84,7 @@ def fit(model, name, train, val, epochs, task="reconstruction", loss="l1", val_n
     """Train with the workbook's Trainer, checkpointed under ``name`` so reruns reuse it."""
     options = {"lr": lr, "batch_size": batch_size, "seed": seed, **options}
     trainer = Trainer(epochs=epochs, task=task, loss=loss, device=run.device,
-                      checkpoint=run.checkpoint(name), name=name, **options)
+                      store=run.store(name), name=name, **options)
     return trainer.fit(model, train, val, val_name=val_name), trainer
 
 
@@ -366,8 +366,8 @@ def train_2d(label, epochs):
     """Train one of the 2-D autoencoders (MSE, Adam 1e-3) and save it under the assignment's file name."""
     model, file = two_d[label]
     two_d_histories[label], _ = fit(model, f"p_{file}_run", mnist_train, mnist_test, epochs, loss="mse")
-    save_model(model, run.checkpoints_dir / f"{file}.pt", {"model": repr(model), "epochs": epochs,
-                                                          "data": mnist_dataset, "seed": seed})
+    save_model(model, run.model_path(f"{file}.pt"), {"model": repr(model), "epochs": epochs,
+                                                     "data": mnist_dataset, "seed": seed})
     with torch.no_grad():
         recon = model.eval()(mnist_test.images[:12].to(run.device)).cpu()
     z = predict(model, mnist_test, device=run.device, fn=lambda m, x: m.encode(x)).numpy()

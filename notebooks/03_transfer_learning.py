@@ -57,9 +57,8 @@ from helpers.notebook import start_notebook, summary_table
 from helpers.training import Trainer, count_parameters
 from helpers.transfer import fit_loader, loader_features, study_plot, study_table, transfer_study
 
-run = start_notebook("03_transfer_learning", profile, seed,
-                     datasets={"004.Ex2": "food101-20", "source": source_dataset,
-                               "study": " / ".join(target_datasets)})
+run = start_notebook("03_transfer_learning", globals(),
+                     datasets={"004.Ex2": "food101-20", "source": "source_dataset", "study": "target_datasets"})
 
 # %% [markdown]
 # ## 004.Ex2 ImageNet backbones on Food-101 (20 classes)
@@ -150,7 +149,7 @@ if source_limit:
     source_train = source_train.per_class(source_limit // 10, seed)
 pretrained = SequentialCNN(width=width)
 pre_trainer = Trainer(epochs=pretrain_epochs, lr=2e-3, batch_size=128, seed=seed, device=run.device,
-                      checkpoint=run.checkpoint("pretrain_fashion"), name="pretrain")
+                      store=run.store("pretrain_fashion"), name="pretrain")
 pre_history = pre_trainer.fit(pretrained, source_train, source_test)
 run.record("source", pretrain_test_acc=pre_history.last("test_acc"), pretrain_time_s=pre_history.last("time_s"))
 print(f"{source_dataset}: test accuracy {pre_history.last('test_acc'):.3f} after "

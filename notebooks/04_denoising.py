@@ -61,7 +61,7 @@ from helpers.notebook import start_notebook, summary_table
 from helpers.plots import curves, image_rows, scatter_2d
 from helpers.training import Trainer, predict
 
-run = start_notebook("04_denoising", profile, seed, datasets={"004.Ex3": ex3_dataset, "002.P6.3": p6_dataset})
+run = start_notebook("04_denoising", globals(), datasets={"004.Ex3": "ex3_dataset", "002.P6.3": "p6_dataset"})
 
 
 def limited(dataset, limit):
@@ -77,7 +77,7 @@ def with_images(dataset, images):
 def fit(model, train, test, epochs, name, **options):
     """Train an autoencoder with MSE (this notebook's loss) and a resumable checkpoint."""
     trainer = Trainer(epochs=epochs, task="reconstruction", loss="mse", batch_size=batch_size, lr=lr, seed=seed,
-                      device=run.device, checkpoint=run.checkpoint(name), name=name, **options)
+                      device=run.device, store=run.store(name), name=name, **options)
     return trainer.fit(model.to(run.device), train, test)
 
 
@@ -196,7 +196,7 @@ display(Markdown(f"b) The output shape {summary['output shape'].iloc[-1]} equals
 noisy_test = noise.gaussian_noise(ex3_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 denoiser = ConvDenoiser()
 den_hist = fit(denoiser, ex3_train.head(min(denoise_train, len(ex3_train))), ex3_test, denoise_epochs, "conv_denoiser",
-               corrupt=lambda x: noise.gaussian_noise(x, sigma))
+               corrupt=noise.GaussianNoise(sigma))
 denoised = predict(denoiser, with_images(ex3_test, noisy_test))
 before, after = psnr(ex3_test.images, noisy_test), psnr(ex3_test.images, denoised)
 run.record("004.Ex3", denoise_psnr_before=before, denoise_psnr_after=after, denoise_test_mse=den_hist.last("test_loss"),
@@ -242,7 +242,7 @@ p6_models, p6_hist = {}, {}
 for label, skip in {"CAE (P6.1)": False, "CAE + skips (P6.2)": True}.items():
     p6_models[label] = ConvAutoencoder2D(skip=skip)
     p6_hist[label] = fit(p6_models[label], p6_train, p6_test, p6_epochs, f"p63_skip{int(skip)}",
-                         corrupt=lambda x: noise.gaussian_noise(x, sigma))
+                         corrupt=noise.GaussianNoise(sigma))
 run.figure(curves({k: h.epoch for k, h in p6_hist.items()}, ["train_loss", "test_loss"], ylabel="MSE per pixel (vs clean)",
                   title=f"002.P6.3 noisy-input CAE losses {run.caption('002.P6.3')}"), "p63_curves")
 

@@ -56,7 +56,7 @@ from helpers.notebook import start_notebook, summary_table
 from helpers.plots import curves, image_grid, image_rows
 from helpers.training import Trainer, count_parameters, predict
 
-run = start_notebook("05_gan", profile, seed, datasets={"003.5": dataset})
+run = start_notebook("05_gan", globals(), datasets={"003.5": "dataset"})
 
 # %%
 train, test = load_splits(dataset)
@@ -80,7 +80,7 @@ G = Generator(latent_dim, image_size, gan_width)
 D = Discriminator(image_size, gan_width)
 print(f"generator {count_parameters(G):,} parameters, discriminator {count_parameters(D):,}")
 history, snapshots = train_gan(G, D, train.images, gan_epochs, batch_size, gan_lr, seed=seed,
-                               device=run.device, checkpoint=run.checkpoint("dcgan"),
+                               device=run.device, store=run.store("dcgan"),
                                snapshot_every=snapshot_every)
 gan_time = sum(history.epoch["time_s"])
 print(f"{gan_epochs} epochs in {gan_time:.0f} s ({gan_time / gan_epochs:.1f} s per epoch)")
@@ -135,10 +135,10 @@ real = train.images[torch.randperm(len(train), generator=torch.Generator().manua
 val = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:score_n], "test sample")
 scorer = SequentialCNN(n_classes=len(train.classes))
 clf_history = Trainer(epochs=clf_epochs, batch_size=batch_size, seed=seed, device=run.device,
-                      checkpoint=run.checkpoint("scorer"), name="scorer").fit(scorer, train, val)
+                      store=run.store("scorer"), name="scorer").fit(scorer, train, val)
 ae = conv_autoencoder(latent_dim=ae_latent)
 ae_history = Trainer(epochs=ae_epochs, loss="l1", task="reconstruction", batch_size=batch_size, seed=seed,
-                     device=run.device, checkpoint=run.checkpoint("ae"), name="conv AE").fit(ae, train, val)
+                     device=run.device, store=run.store("ae"), name="conv AE").fit(ae, train, val)
 codes = predict(ae, train, fn=lambda m, x: m.encode(x))
 with torch.no_grad():
     ae_samples = ae.decode(random_codes(codes, score_n, seed=seed).to(run.device)).cpu()

@@ -12,9 +12,8 @@ os.environ.setdefault("WORKBOOK_PROGRESS", "off")
 
 @pytest.fixture
 def isolated_outputs(tmp_path, monkeypatch) -> Path:
-    """Point figures, checkpoints and run outputs at a temporary folder (data stays in data/)."""
-    for variable, name in [("WORKBOOK_FIGURES", "figures"), ("WORKBOOK_CHECKPOINTS", "checkpoints"),
-                           ("WORKBOOK_OUTPUT", "out")]:
+    """Point stored runs and run outputs (figures included) at a temporary folder (data stays in data/)."""
+    for variable, name in [("WORKBOOK_CHECKPOINTS", "checkpoints"), ("WORKBOOK_OUTPUT", "out")]:
         monkeypatch.setenv(variable, str(tmp_path / name))
     return tmp_path
 
@@ -23,15 +22,14 @@ def isolated_outputs(tmp_path, monkeypatch) -> Path:
 def smoke_run(tmp_path_factory):
     """``smoke_run("02_autoencoders")`` executes that notebook once per test session in the smoke
     profile through the real runner and returns its metrics dictionary (cached per notebook)."""
-    from helpers.run import execute
+    from helpers.runner import execute
 
     root = tmp_path_factory.mktemp("smoke")
     cache: dict[str, dict] = {}
 
     def run(notebook: str) -> dict:
         if notebook not in cache:
-            previous = {k: os.environ.get(k) for k in ("WORKBOOK_FIGURES", "WORKBOOK_CHECKPOINTS")}
-            os.environ["WORKBOOK_FIGURES"] = str(root / "figures")
+            previous = {k: os.environ.get(k) for k in ("WORKBOOK_CHECKPOINTS",)}
             os.environ["WORKBOOK_CHECKPOINTS"] = str(root / "checkpoints")
             try:
                 cache[notebook] = execute(notebook, "smoke", out_dir=root / "out").metrics

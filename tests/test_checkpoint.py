@@ -1,16 +1,17 @@
-"""Checkpoints: atomic writes, safe loads, and reuse only when the configuration matches."""
+"""Checkpoints: atomic writes, safe loads, leftovers of killed writes, readable files, clear write errors."""
 
 from __future__ import annotations
 
 import collections
+import os
 import pickle
+import stat
 
 import pytest
 import torch
 from torch import nn
 
-from helpers.checkpoint import (CheckpointError, load_checkpoint, load_state_if_matches, save_checkpoint,
-                                save_model)
+from helpers.checkpoint import CheckpointError, load_checkpoint, remove_stale_temporaries, save_checkpoint
 
 
 def test_round_trip_and_no_temporary_files_left(tmp_path):
@@ -49,10 +50,37 @@ def test_whole_module_pickles_are_refused(tmp_path):
         load_checkpoint(tmp_path / "module.pt")
 
 
-def test_model_is_reused_only_with_matching_config(tmp_path):
-    model = nn.Linear(3, 1)
-    save_model(model, tmp_path / "m.pt", {"lr": 0.1})
-    fresh = nn.Linear(3, 1)
-    assert not load_state_if_matches(fresh, tmp_path / "m.pt", {"lr": 0.2})
-    assert load_state_if_matches(fresh, tmp_path / "m.pt", {"lr": 0.1})
-    assert torch.equal(fresh.weight, model.weight)
+def test_leftovers_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
+    dead = tmp_path / ".m.pt.pid999999999.abc123.tmp"        # no such process
+    live = tmp_path / f".m.pt.pid{os.getppid()}.def456.tmp"  # a running process, maybe mid-write
+    dead.write_bytes(b"x" * 100)
+    live.write_bytes(b"x")
+    save_checkpoint({"epoch": 1}, tmp_path / "m.pt")
+    assert not dead.exists() and live.exists()
+    assert remove_stale_temporaries(tmp_path) == []
+
+
+def test_checkpoints_are_readable_like_other_outputs(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        path = save_checkpoint({"epoch": 1}, tmp_path / "m.pt")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_an_unwritable_location_is_a_clear_error_naming_the_folder(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(CheckpointError, match=f"could not write {blocker}/m.pt"):
+        save_checkpoint({"epoch": 1}, blocker / "m.pt")
+
+
+def test_a_full_disk_names_the_file_and_the_free_space(tmp_path, monkeypatch):
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc] . unexpected pos 395456 vs 395348")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(CheckpointError, match=r"could not write .*m.pt .*is there room \(\d+ MiB free\)"):
+        save_checkpoint({"epoch": 1}, tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from helpers.paths import REPO_ROOT
-from helpers.run import available_notebooks
+from helpers.runner import available_notebooks
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 

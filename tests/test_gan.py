@@ -54,11 +54,11 @@ def test_interrupted_gan_training_resumes_to_the_same_result(tmp_path):
         return Generator(16, 28, 8), Discriminator(28, 8)
 
     G1, D1 = pair()
-    straight, snaps1 = train_gan(G1, D1, images, 2, checkpoint=tmp_path / "a.pt", **kwargs)
+    straight, snaps1 = train_gan(G1, D1, images, 2, store=tmp_path / "a.pt", **kwargs)
     G2, D2 = pair()
-    train_gan(G2, D2, images, 1, checkpoint=tmp_path / "b.pt", **kwargs)
-    G3, D3 = Generator(16, 28, 8), Discriminator(28, 8)  # weights come from the checkpoint
-    resumed, snaps3 = train_gan(G3, D3, images, 2, checkpoint=tmp_path / "b.pt", **kwargs)
+    train_gan(G2, D2, images, 1, store=tmp_path / "b.pt", **kwargs)
+    G3, D3 = pair()                 # a new process builds the same networks; training continues from b
+    resumed, snaps3 = train_gan(G3, D3, images, 2, store=tmp_path / "b.pt", **kwargs)
     assert resumed.epochs_done == 2 and len(resumed.batch["d_loss"]) == 8
     np.testing.assert_allclose(resumed.batch["g_loss"], straight.batch["g_loss"], rtol=1e-5)
     assert sorted(snaps3) == [1, 2]
