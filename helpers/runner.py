@@ -20,6 +20,7 @@ import ast
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -83,8 +84,9 @@ def check_source_in_sync(notebook: str) -> None:
 
     if cells(source) != cells(paired):
         newer = source if source.stat().st_mtime >= paired.stat().st_mtime else paired
+        shown = source.relative_to(REPO_ROOT) if source.is_relative_to(REPO_ROOT) else source
         raise RunError(f"{paired.name} and {source.name} differ ({newer.name} was edited last); sync "
-                       f"them first: jupytext --sync {source.relative_to(REPO_ROOT)}")
+                       f"them first: jupytext --sync {shown}")
 
 
 def check_parameters(notebook: str, profile: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -124,7 +126,7 @@ def execute(notebook: str, profile: str = "default", overrides: dict[str, Any] |
     overrides = dict(overrides or {})
     check_source_in_sync(notebook)
     check_parameters(notebook, profile, overrides)
-    environment = {**_absolute_path_variables(), "WORKBOOK_PROGRESS": "stderr", "PWD": os.getcwd(),
+    environment = {**_absolute_path_variables(), "WORKBOOK_PROGRESS": os.environ.get("WORKBOOK_PROGRESS", "stderr"), "PWD": os.getcwd(),
                    "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     if out_dir:
         environment["WORKBOOK_OUTPUT"] = str(Path(out_dir).resolve())
@@ -190,6 +192,22 @@ def interruption_note(notebook: str, since: float) -> str:
     return f"interrupted in {notebook}{where}. Rerun the same command to resume from the stored epochs."
 
 
+def _stop_kernels_on_ctrl_c() -> None:
+    """On Ctrl-C, end the kernels at once (they run in their own session and would otherwise print
+    a ZMQ traceback while papermill shuts them down), then interrupt the runner."""
+    import psutil
+
+    def handler(signum, frame):
+        for child in psutil.Process().children(recursive=True):
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run notebooks in a profile, then build the report."""
     parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__.split("\n")[0])
@@ -211,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             check_source_in_sync(name)
             check_parameters(name, args.profile, overrides)
         results = []
+        _stop_kernels_on_ctrl_c()
         for name in names:
             current = name
             results.append(execute(name, args.profile, overrides, args.out))
@@ -218,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(interruption_note(current, started) if current else "interrupted before any notebook ran",
+        print("\n" + (interruption_note(current, started) if current else "interrupted before any notebook ran"),
               file=sys.stderr)
         return 130
     total = sum(r.seconds for r in results)

@@ -83,6 +83,7 @@ def fit(model, train, test, epochs, name, **options):
 
 ex3_train, ex3_test = (limited(d, n) for d, n in zip(load_splits(ex3_dataset), (train_limit, test_limit)))
 print(ex3_train, ex3_test)
+run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 
 # %% [markdown]
 # ## 004.Ex3 a–d) A shallow dense autoencoder

@@ -144,3 +144,60 @@ def test_command_line_lists_and_checks_the_embedded_sets(capsys):
     assert "mnist-10k" in listing and "embedded" in listing and "cifar10" in listing and "download" in listing
     assert main(["check", "mnist-10k"]) == 0
     assert "mnist-10k: ok, 8000 train / 2000 test" in capsys.readouterr().out
+
+
+def embedded_copy(tmp_path, images: np.ndarray | None = None, labels: np.ndarray | None = None,
+                  images_magic: bytes | None = None):
+    """A data cache with a small ``mnist-10k`` whose files the test can spoil, in the real idx layout."""
+    folder = tmp_path / "mnist-10k"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20, 28, 28)) if images is None else images
+    labels = np.arange(20) % 10 if labels is None else labels
+    for split, (image_file, label_file) in {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                                            "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}.items():
+        write_idx(folder / image_file, images, magic=images_magic)
+        write_idx(folder / label_file, labels)
+    return folder
+
+
+def test_labels_outside_the_class_list_are_refused_by_the_loader_and_by_check(tmp_path, monkeypatch, capsys):
+    from helpers.data import main
+
+    embedded_copy(tmp_path, labels=np.array([0, 1, 2, 12] + [3] * 16))
+    with pytest.raises(DataError, match=r"labels out of range: .*train-labels-idx1-ubyte holds 1 label\(s\) outside "
+                                        r"0..9 \(the first, 12, at index 3\)"):
+        load_dataset("mnist-10k", root=tmp_path, download=False)
+    monkeypatch.setenv("WORKBOOK_DATA", str(tmp_path))
+    assert main(["check", "mnist-10k"]) == 1
+    assert "labels out of range" in capsys.readouterr().err
+
+
+def test_a_labels_file_in_place_of_the_images_is_named_a_wrong_magic_number(tmp_path):
+    folder = embedded_copy(tmp_path)
+    write_idx(folder / "train-images-idx3-ubyte", np.arange(20) % 10)    # labels magic 0x00000801
+    with pytest.raises(DataError, match=r"wrong magic number: .*train-images-idx3-ubyte has 0x00000801.*"
+                                        r"an idx images file has 0x00000803"):
+        load_dataset("mnist-10k", root=tmp_path, download=False)
+
+
+def test_images_of_the_wrong_size_are_named_as_such(tmp_path):
+    embedded_copy(tmp_path, images=np.zeros((20, 32, 32)))
+    with pytest.raises(DataError, match=r"wrong image size: .*holds 32x32 images; this data set's images are 28x28"):
+        load_dataset("mnist-10k", root=tmp_path, download=False)
+
+
+def test_empty_and_html_files_are_named_as_such(tmp_path):
+    folder = embedded_copy(tmp_path)
+    (folder / "train-labels-idx1-ubyte").write_bytes(b"")
+    with pytest.raises(DataError, match="empty data file: .*train-labels-idx1-ubyte is 0 bytes"):
+        load_dataset("mnist-10k", root=tmp_path, download=False)
+    (folder / "train-labels-idx1-ubyte").write_bytes(b"<!DOCTYPE html><html><body>Rate limit</body></html>")
+    with pytest.raises(DataError, match="is an HTML page, not an idx file"):
+        load_dataset("mnist-10k", root=tmp_path, download=False)
+
+
+def test_a_valid_small_copy_loads(tmp_path):
+    embedded_copy(tmp_path)
+    train = load_dataset("mnist-10k", root=tmp_path, download=False)
+    assert len(train) == 20 and train.images.shape == (20, 1, 28, 28)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-import tomllib
 from pathlib import Path
 
 import jupytext
@@ -66,12 +65,3 @@ def test_notebook_has_kernelspec_and_a_literal_parameters_cell(source):
             name, value = statement.split("=", 1)
             assert name.strip() in declared, f"papermill cannot parse {line!r}"
             ast.literal_eval(value.strip())   # literals only: derived values belong in the next cell
-
-
-@pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
-def test_profile_files_only_override_declared_parameters(source):
-    table = tomllib.loads((source.parent / "profiles" / f"{source.stem}.toml").read_text())
-    assert set(table) <= {"smoke", "default", "full"} and "smoke" in table
-    declared = papermill.inspect_notebook(str(source.with_suffix(".ipynb")))
-    for profile, values in table.items():
-        assert set(values) <= set(declared), f"{source.stem} [{profile}] sets undeclared {set(values) - set(declared)}"
