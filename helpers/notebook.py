@@ -119,7 +119,7 @@ def summary_table(metrics: dict[str, Any]) -> str:
     """A Markdown table of the headline numbers of a metrics dictionary (every notebook's end)."""
     rows = ["| item | metric | value |", "|---|---|---|"]
     for key, values in metrics.items():
-        if isinstance(values, dict) and key != "datasets":
+        if isinstance(values, dict) and key not in ("datasets", "parameters"):
             for name, value in values.items():
                 shown = f"{value:.4g}" if isinstance(value, float) else str(value)
                 rows.append(f"| {key} | {name} | {shown} |")
