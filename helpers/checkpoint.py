@@ -153,16 +153,22 @@ def tensor_fingerprint(*tensors: torch.Tensor) -> str:
 
 
 def data_identity(data) -> dict[str, Any] | None:
-    """Name, split, size and content hash of a data set (``ImageDataset``, ``Batches`` or tensors) (01)."""
+    """Name, split, size and content hash of a data set (``ImageDataset``, ``Batches`` or tensors) (01).
+
+    ``"none"`` for no data; ``None`` (no identity: never reuse a run on it) for a lazily loaded data
+    set such as Food-101's JPEGs, whose content is not hashed.
+    """
     from .data import Batches, ImageDataset
 
     if data is None:
-        return None
+        return "none"
     if isinstance(data, ImageDataset):
         return {"name": data.name, "split": data.split, "n": len(data),
                 "content": tensor_fingerprint(data.images, data.labels)}
-    tensors = data.tensors if isinstance(data, Batches) else tuple(data)
-    return {"n": len(tensors[0]), "content": tensor_fingerprint(*tensors)}
+    if isinstance(data, Batches) or (isinstance(data, (tuple, list)) and all(torch.is_tensor(t) for t in data)):
+        tensors = data.tensors if isinstance(data, Batches) else tuple(data)
+        return {"n": len(tensors[0]), "content": tensor_fingerprint(*tensors)}
+    return None
 
 
 def state_fingerprint(model: torch.nn.Module) -> str:

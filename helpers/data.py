@@ -177,6 +177,10 @@ class ImageDataset:
         index = per_class_indices(self.labels, per_class, seed)
         return self.subset(index, f"{self.split}[{per_class}/class, seed {seed}]")
 
+    def limited(self, limit: int, seed: int = 0) -> "ImageDataset":
+        """A balanced subset of ``limit`` images (``limit // n_classes`` per class); 0 keeps all (01)."""
+        return self.per_class(limit // len(self.classes), seed) if limit else self
+
     def to(self, device: torch.device | str) -> "ImageDataset":
         """The same data on ``device`` (the whole set moves once, not per batch)."""
         return ImageDataset(self.name, self.split, self.images.to(device),

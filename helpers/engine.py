@@ -168,18 +168,6 @@ def tiny_cnn(seed: int = 0, dtype=torch.float32) -> Sequential:
 BOTTLENECK = 7   # tiny_cnn().forward(x, upto=BOTTLENECK) gives the flattened input to the MLP
 
 
-def autograd_params(net: Sequential) -> list[torch.Tensor]:
-    """The engine network's parameters as autograd leaf tensors with the same values (checks only)."""
-    return [layer.params[name].clone().requires_grad_(True) for layer, name in net.parameters()]
-
-
-def autograd_forward(p: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """``tiny_cnn`` written with torch.nn.functional, for autograd comparisons (01, benchmark)."""
-    h = F.max_pool2d(F.relu(F.conv2d(x, p[0], p[1], padding=2)), 2)
-    h = F.max_pool2d(F.relu(F.conv2d(h, p[2], p[3], padding=2)), 2).flatten(1)
-    return F.relu(h @ p[4].t() + p[5]) @ p[6].t() + p[7]
-
-
 # --------------------------------------------------------------------------- optimizers
 
 class SGD:
@@ -240,21 +228,3 @@ def evaluate(net: Sequential, x: torch.Tensor, labels: torch.Tensor) -> tuple[fl
     logits = net.forward(x)
     loss, _ = softmax_cross_entropy(logits, F.one_hot(labels, 10).to(x.dtype))
     return loss.item(), (logits.argmax(1) != labels).float().mean().item()
-
-
-def train(net: Sequential, optimizer: SGD, train_x, train_y, test_x, test_y, epochs: int,
-          batch_size: int, seed: int = 0, on_epoch=None) -> dict[str, list[float]]:
-    """Shuffle every epoch, train ``epochs`` epochs; per-epoch train/test loss and error."""
-    history = {k: [] for k in ("epoch", "train_loss", "train_error", "test_loss", "test_error")}
-    g = torch.Generator().manual_seed(seed)
-    for epoch in range(1, epochs + 1):
-        order = torch.randperm(len(train_x), generator=g)
-        for start in range(0, len(order), batch_size):
-            index = order[start:start + batch_size]
-            train_step(net, optimizer, train_x[index], train_y[index])
-        values = (epoch, *evaluate(net, train_x, train_y), *evaluate(net, test_x, test_y))
-        for key, value in zip(history, values):
-            history[key].append(value)
-        if on_epoch:
-            on_epoch(epoch, net)
-    return history

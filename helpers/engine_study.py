@@ -1,9 +1,11 @@
-"""The 001 study around the hand-written engine: runs, activation maps, checks (notebook 01)."""
+"""The 001 study around the hand-written engine: its training loop, runs, activation maps, the autograd
+twin (derived from the engine's layer list), gradient checks and timing (notebook 01)."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 import torch
@@ -26,6 +28,48 @@ class EngineRun:
         return 1.0 - engine.evaluate(self.net, data.images, data.labels)[1]
 
 
+def train_network(net: engine.Sequential, optimizer: engine.SGD, train_x, train_y, test_x, test_y, epochs: int,
+                  batch_size: int, seed: int = 0, on_epoch=None) -> dict[str, list[float]]:
+    """The 001 study loop: shuffle every epoch, train ``epochs`` epochs with the engine's
+    ``train_step``; per-epoch train/test loss and error (01)."""
+    history = {k: [] for k in ("epoch", "train_loss", "train_error", "test_loss", "test_error")}
+    g = torch.Generator().manual_seed(seed)
+    for epoch in range(1, epochs + 1):
+        order = torch.randperm(len(train_x), generator=g)
+        for start in range(0, len(order), batch_size):
+            index = order[start:start + batch_size]
+            engine.train_step(net, optimizer, train_x[index], train_y[index])
+        values = (epoch, *engine.evaluate(net, train_x, train_y), *engine.evaluate(net, test_x, test_y))
+        for key, value in zip(history, values):
+            history[key].append(value)
+        if on_epoch:
+            on_epoch(epoch, net)
+    return history
+
+
+def autograd_twin(net: engine.Sequential) -> tuple[list[torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
+    """The engine network as autograd leaf tensors (same values) and a ``torch.nn.functional``
+    forward built from its own layer list, so the 001 network is written once (01, benchmark)."""
+    params = [layer.params[name].clone().requires_grad_(True) for layer, name in net.parameters()]
+    steps, position = [], 0
+    for layer in net.layers:
+        if isinstance(layer, (engine.Conv2dSame, engine.Linear)):
+            weight, bias = params[position], params[position + 1]
+            position += 2
+            steps.append((lambda x, w=weight, b=bias, pad=layer.pad: F.conv2d(x, w, b, padding=pad))
+                         if isinstance(layer, engine.Conv2dSame) else (lambda x, w=weight, b=bias: x @ w.t() + b))
+        else:
+            steps.append({engine.ReLU: F.relu, engine.MaxPool2x2: lambda x: F.max_pool2d(x, 2),
+                          engine.Flatten: lambda x: x.flatten(1)}[type(layer)])
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        for step in steps:
+            x = step(x)
+        return x
+
+    return params, forward
+
+
 def train_engine(kind: str, options: dict, train, test, epochs: int, batch_size: int, seed: int) -> EngineRun:
     """Train ``tiny_cnn(seed)`` with engine optimizer ``kind``; keep bottlenecks after epoch 1 and the last."""
     if kind not in engine.OPTIMIZERS:
@@ -38,7 +82,7 @@ def train_engine(kind: str, options: dict, train, test, epochs: int, batch_size:
             snapshots[epoch] = network.forward(test.images, upto=engine.BOTTLENECK).numpy().copy()
 
     start = time.perf_counter()
-    history = engine.train(net, engine.OPTIMIZERS[kind](net, **options), train.images, train.labels,
+    history = train_network(net, engine.OPTIMIZERS[kind](net, **options), train.images, train.labels,
                            test.images, test.labels, epochs, batch_size, seed, on_epoch=snapshot)
     return EngineRun(net, history, time.perf_counter() - start, snapshots)
 
@@ -78,7 +122,7 @@ def activation_rows(net: engine.Sequential, images: torch.Tensor) -> torch.Tenso
 def compare_with_autograd(train, test, epochs: int, batch_size: int, seed: int) -> dict:
     """Train the engine and its autograd twin (same init, batches, RMSProp); per-epoch train losses."""
     net = engine.tiny_cnn(seed)
-    params = engine.autograd_params(net)
+    params, twin = autograd_twin(net)
     ours = engine.RMSProp(net, lr=1e-3, rho=0.9)
     theirs = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-8)
     g = torch.Generator().manual_seed(seed)
@@ -90,10 +134,10 @@ def compare_with_autograd(train, test, epochs: int, batch_size: int, seed: int) 
             x, y = train.images[index], train.labels[index]
             engine.train_step(net, ours, x, y)
             theirs.zero_grad()
-            F.cross_entropy(engine.autograd_forward(params, x), y).backward()
+            F.cross_entropy(twin(x), y).backward()
             theirs.step()
         with torch.no_grad():
-            autograd_loss = F.cross_entropy(engine.autograd_forward(params, train.images), train.labels).item()
+            autograd_loss = F.cross_entropy(twin(train.images), train.labels).item()
         rows.append({"epoch": epoch, "engine train loss": engine.evaluate(net, train.images, train.labels)[0],
                      "autograd train loss": autograd_loss})
     difference = max(abs(r["engine train loss"] - r["autograd train loss"]) for r in rows)
@@ -103,7 +147,7 @@ def compare_with_autograd(train, test, epochs: int, batch_size: int, seed: int) 
 def epoch_seconds(x: torch.Tensor, y: torch.Tensor, batch_size: int, autograd: bool) -> float:
     """Seconds for one RMSProp epoch of ``tiny_cnn(0)`` over (x, y): engine or torch autograd (01, benchmark)."""
     if autograd:
-        params = engine.autograd_params(engine.tiny_cnn(0))
+        params, twin = autograd_twin(engine.tiny_cnn(0))
         opt = torch.optim.RMSprop(params, lr=1e-3, alpha=0.9, eps=1e-8)
     else:
         net = engine.tiny_cnn(0)
@@ -112,7 +156,7 @@ def epoch_seconds(x: torch.Tensor, y: torch.Tensor, batch_size: int, autograd: b
     for i in range(0, len(x), batch_size):
         if autograd:
             opt.zero_grad()
-            F.cross_entropy(engine.autograd_forward(params, x[i:i + batch_size]), y[i:i + batch_size]).backward()
+            F.cross_entropy(twin(x[i:i + batch_size]), y[i:i + batch_size]).backward()
             opt.step()
         else:
             engine.train_step(net, opt, x[i:i + batch_size], y[i:i + batch_size])

@@ -8,6 +8,7 @@ import torch
 from scipy import linalg
 from torch import nn
 
+from .training import evaluating
 
 
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
@@ -29,16 +30,14 @@ def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(0), np.cov(f, rowvar=False)
 
 
-@torch.no_grad()
 def features_and_logits(classifier: nn.Module, images: torch.Tensor, batch_size: int = 500):
     """Penultimate features and logits of a ``features``/``head`` classifier (SequentialCNN) (05)."""
-    device, was_training = next(classifier.parameters()).device, classifier.training
-    classifier.eval()
-    feats = torch.cat([classifier.features(images[i:i + batch_size].to(device)).flatten(1).cpu()
-                       for i in range(0, len(images), batch_size)])
-    logits = torch.cat([classifier.head(feats[i:i + batch_size].to(device)).cpu()
-                        for i in range(0, len(feats), batch_size)])
-    classifier.train(was_training)
+    device = next(classifier.parameters()).device
+    with evaluating(classifier):
+        feats = torch.cat([classifier.features(images[i:i + batch_size].to(device)).flatten(1).cpu()
+                           for i in range(0, len(images), batch_size)])
+        logits = torch.cat([classifier.head(feats[i:i + batch_size].to(device)).cpu()
+                            for i in range(0, len(feats), batch_size)])
     return feats, logits
 
 

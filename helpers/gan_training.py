@@ -16,7 +16,7 @@ from torch import nn
 
 from .checkpoint import RunStore, model_identity, state_fingerprint, tensor_fingerprint
 from .data import Batches
-from .training import History, NonFiniteLossError, progress
+from .training import History, NonFiniteLossError, StoredRun, evaluating, progress
 
 
 def gan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) -> dict:
@@ -46,14 +46,11 @@ def adam_pair(G: nn.Module, D: nn.Module, lr: float = 2e-4, beta1: float = 0.5):
             torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999)))
 
 
-@torch.no_grad()
 def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] from latent vectors ``z``, in eval mode, on CPU (05)."""
-    was_training = G.training
-    G.eval()
     device = next(G.parameters()).device
-    images = (G(z.to(device)).cpu() + 1) / 2
-    G.train(was_training)
+    with evaluating(G):
+        images = (G(z.to(device)).cpu() + 1) / 2
     return images.clamp(0, 1)
 
 
@@ -71,17 +68,10 @@ def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, bat
               "epochs": epochs, "lr": lr, "beta1": beta1, "batch_size": batch_size, "seed": seed,
               "images": tensor_fingerprint(images), "n_fixed": n_fixed, "snapshot_every": snapshot_every,
               "device": device.type}
-    history, snapshots, start = History(), {}, 0
     store = store if isinstance(store, RunStore) or store is None else RunStore(store)
-    state = store.load(config, device) if store is not None else None
-    if state is not None:
-        G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"]), opt_d.load_state_dict(state["opt_d"])
-        history, snapshots = History.from_state(state["history"]), dict(state["snapshots"])
-        start = history.epochs_done
-        torch.set_rng_state(state["rng"])
-        word = "reusing the stored run" if start >= epochs else f"resuming after epoch {start}"
-        print(f"GAN: {word} ({store.path(config).name}, same settings, images and initial weights)")
+    stored = StoredRun(store, config, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}, "GAN") if store else None
+    history, state = stored.resume(epochs, device) if stored else (History(), None)
+    snapshots, start = (dict(state["snapshots"]) if state else {}), history.epochs_done
     real_all = images.to(device) * 2 - 1
     batches = Batches(real_all, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
     for epoch in range(start + 1, epochs + 1):
@@ -97,8 +87,6 @@ def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, bat
                           time_s=time.perf_counter() - t0)
         if epoch % snapshot_every == 0 or epoch == epochs:
             snapshots[epoch] = sample(G, fixed)
-        if store is not None:
-            store.save(config, {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(),
-                                "opt_d": opt_d.state_dict(), "history": history.state_dict(),
-                                "snapshots": snapshots, "rng": torch.get_rng_state()}, epoch, epochs)
+        if stored is not None:
+            stored.save(history, epoch, epochs, snapshots=snapshots)
     return history, snapshots

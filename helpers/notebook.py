@@ -22,7 +22,7 @@ from .metrics import write_metrics
 from .parameters import format_parameters, injected_names, resolve
 from .paths import checkpoints_root, ensure_writable, metrics_path, run_figures_dir, run_models_dir
 from .plots import use_style
-from .training import pick_device, seed_everything
+from .training import Trainer, pick_device, seed_everything
 
 
 class NotebookRun:
@@ -39,6 +39,7 @@ class NotebookRun:
         self.device = pick_device(device)
         self.metrics: dict[str, Any] = {}
         self.figures: list[Path] = []
+        self.trainers: dict[str, Trainer] = {}
 
     @property
     def figures_dir(self) -> Path:
@@ -48,6 +49,18 @@ class NotebookRun:
     def store(self, name: str) -> RunStore:
         """The stored runs of training ``name``: ``checkpoints/<notebook>/<name>/<fingerprint>.pt``."""
         return RunStore.for_notebook(self.notebook, name)
+
+    def fit(self, model, name: str, train, evaluation=None, epochs: int = 1, eval_name: str = "test",
+            **options: Any):
+        """Train ``model`` with a :class:`~helpers.training.Trainer` on this run's device and seed,
+        stored as training ``name`` (reused when everything is the same); returns the history.
+
+        Notebooks fix their usual options once, e.g.
+        ``fit = functools.partial(run.fit, task="reconstruction", loss="l1")`` (02, 04).
+        """
+        options = {"seed": self.seed, "device": self.device, "store": self.store(name), "name": name, **options}
+        self.trainers[name] = Trainer(epochs=epochs, **options)
+        return self.trainers[name].fit(model, train, evaluation, eval_name)
 
     def model_path(self, filename: str) -> Path:
         """``runs/<profile>/models/<notebook>/<filename>``: a model file this run hands out (02)."""

@@ -28,11 +28,6 @@ def use_style() -> None:
                                 "image.cmap": "gray"})
 
 
-def color_for(name: str, names: Sequence[str]) -> str:
-    """The same colour for the same model name across a notebook (01)."""
-    return PALETTE[list(names).index(name) % len(PALETTE)]
-
-
 def _as_image(t: torch.Tensor) -> np.ndarray:
     t = t.detach().cpu().float()
     if t.ndim == 3 and t.shape[0] in (1, 3):

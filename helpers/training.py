@@ -11,6 +11,7 @@ training state lives here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import sys
@@ -54,6 +55,22 @@ def pick_device(preferred: str | None = None, verbose: bool = True) -> torch.dev
             f"{torch.get_num_threads()} CPU threads"
         print(f"device: {device} ({name}), torch {torch.__version__}")
     return device
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module):
+    """Eval mode and no gradients inside the block; the model's previous mode afterwards (01).
+
+    The one place that switches a model to evaluation: the trainer's evaluation, ``predict``, the
+    sample scores of 05 and GAN sampling all use it.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
 
 
 def progress(iterable: Iterable, **kwargs):
@@ -233,25 +250,14 @@ class BestModelCheckpoint(Callback):
         return model
 
 
-class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved for ``patience`` epochs (01)."""
-
-    def __init__(self, monitor: str = "val_loss", mode: str = "min", patience: int = 3):
-        self.monitor, self.mode, self.patience = monitor, mode, patience
-
-    def identity(self) -> dict[str, Any]:
-        return {"type": "EarlyStopping", "monitor": self.monitor, "mode": self.mode, "patience": self.patience}
-
-    def on_epoch_end(self, trainer, model, history):
-        values = history.epoch[self.monitor]
-        best_at = int(np.argmax(values) if self.mode == "max" else np.argmin(values))
-        return len(values) - 1 - best_at >= self.patience
-
-
 # --------------------------------------------------------------------------- the trainer
 
 class Trainer:
-    """Fit a model over in-memory batches, with history, callbacks and resumable checkpoints (01).
+    """Fit a model, with history, callbacks and stored, resumable runs: the one training loop (01).
+
+    Training data is an in-memory ``ImageDataset`` (or tensors, or ``Batches``) or, for lazily
+    loaded images such as Food-101's JPEGs, any map-style ``torch.utils.data.Dataset`` (03);
+    ``parameter_groups(model)`` gives per-group learning rates (fine-tuning, 03).
 
     ``task`` is ``"classification"`` (``(x, y)`` batches, loss and accuracy) or
     ``"reconstruction"`` (the target is the input; ``corrupt`` makes it a denoising task).
@@ -267,7 +273,8 @@ class Trainer:
                  optimizer_options: dict[str, Any] | None = None, seed: int = 0,
                  device: torch.device | str | None = None, store: RunStore | str | Path | None = None,
                  callbacks: Sequence[Callback] = (), corrupt: Callable | None = None,
-                 log_every: int = 1, show_progress: bool = True, name: str = "model"):
+                 log_every: int = 1, show_progress: bool = True, name: str = "model",
+                 parameter_groups: Callable[[nn.Module], list[dict]] | None = None, workers: int = 2):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
         if batch_size < 1:
@@ -284,10 +291,11 @@ class Trainer:
         self.device = torch.device(device) if device else pick_device(verbose=False)
         self.callbacks, self.corrupt = list(callbacks), corrupt
         self.log_every, self.show_progress, self.name = log_every, show_progress, name
+        self.parameter_groups, self.workers = parameter_groups, workers
         self.stopped_early = False
         self.optimizer: torch.optim.Optimizer | None = None
 
-    def config(self, model: nn.Module, train, val=None) -> dict[str, Any]:
+    def config(self, model: nn.Module, train, evaluation=None) -> dict[str, Any]:
         """Everything that makes a run: a stored run is reused only when all of it is equal.
 
         Architecture and initial weights (so frozen or pretrained parts count), every
@@ -298,8 +306,9 @@ class Trainer:
                 "lr": self.lr, "optimizer": self.optimizer_name, "options": self.optimizer_options,
                 "loss": self.loss_name, "task": self.task, "batch_size": self.batch_size,
                 "weight_decay": self.weight_decay, "seed": self.seed, "device": self.device.type,
-                "train": data_identity(train), "val": data_identity(val),
+                "train": data_identity(train), "val": data_identity(evaluation),
                 "corrupt": callable_identity(self.corrupt),
+                "parameter_groups": callable_identity(self.parameter_groups),
                 "callbacks": [cb.identity() for cb in self.callbacks]}
 
     def step(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
@@ -308,44 +317,37 @@ class Trainer:
             return classification_step(model, batch, self.loss_fn)
         return reconstruction_step(model, batch, self.loss_fn, self.corrupt)
 
-    @torch.no_grad()
     def evaluate(self, model: nn.Module, data, batch_size: int = 1000) -> dict[str, float]:
         """Mean loss (and accuracy for classifiers) over a whole data set, in eval mode."""
-        was_training = model.training
-        model.eval()
         total, count, correct = 0.0, 0, 0
         generator_state = torch.get_rng_state()
         torch.manual_seed(self.seed + 7919)       # a fixed corruption for evaluation
-        for batch in make_batches(data, batch_size, shuffle=False, device=self.device):
-            loss, extra = self.step(model, batch)
-            n = len(batch[0])
-            total, count = total + loss.item() * n, count + n
-            correct += extra.get("correct", 0)
+        with evaluating(model):
+            for batch in make_batches(data, batch_size, shuffle=False, device=self.device, workers=self.workers):
+                loss, extra = self.step(model, batch)
+                n = len(batch[0])
+                total, count = total + loss.item() * n, count + n
+                correct += extra.get("correct", 0)
         torch.set_rng_state(generator_state)
-        model.train(was_training)
         result = {"loss": total / max(count, 1)}
         if self.task == "classification":
             result["acc"] = correct / max(count, 1)
         return result
 
-    def _resume(self, model, optimizer, config) -> History:
-        state = self.store.load(config, self.device) if self.store is not None else None
-        if state is None:
-            return History()
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["rng"])
-        for callback, callback_state in zip(self.callbacks, state.get("callbacks", [])):
-            callback.load_state_dict(callback_state)
-        history = History.from_state(state["history"])
-        done = history.epochs_done
-        self.stopped_early = bool(state.get("stopped_early", False))
-        word = "reusing the stored run" if done >= self.epochs or self.stopped_early else f"resuming after epoch {done}"
-        print(f"{self.name}: {word} ({self.store.path(config).name}, same settings, data and initial weights)")
+    def _resume(self, stored: "StoredRun | None") -> History:
+        history, state = stored.resume(self.epochs, self.device) if stored else (History(), None)
+        if state is not None:
+            for callback, callback_state in zip(self.callbacks, state.get("callbacks", [])):
+                callback.load_state_dict(callback_state)
+            self.stopped_early = bool(state.get("stopped_early", False))
         return history
 
-    def fit(self, model: nn.Module, train, val=None, val_name: str = "test") -> History:
-        """Train ``model`` on ``train`` (an ``ImageDataset``), evaluating on ``val`` each epoch."""
+    def fit(self, model: nn.Module, train, evaluation=None, eval_name: str = "test") -> History:
+        """Train ``model`` on ``train``, evaluating on ``evaluation`` after each epoch.
+
+        The per-epoch numbers are recorded as ``<eval_name>_loss`` (and ``_acc``): name them after
+        what the data is (``"test"`` for curves on the test set, ``"val"`` for a validation split).
+        """
         model.to(self.device)
         torch.manual_seed(self.seed)
         parameters = [p for p in model.parameters() if p.requires_grad]
@@ -354,15 +356,21 @@ class Trainer:
         options = dict(self.optimizer_options)
         if self.weight_decay:
             options["weight_decay"] = self.weight_decay
-        optimizer = make_optimizer(self.optimizer_name, parameters, self.lr, **options)
+        groups = self.parameter_groups(model) if self.parameter_groups else parameters
+        optimizer = make_optimizer(self.optimizer_name, groups, self.lr, **options)
         self.optimizer = optimizer
-        config = self.config(model, train, val)
-        if self.store is not None and config["corrupt"] is None:
-            print(f"{self.name}: the corruption {self.corrupt!r} has no stable identity (a lambda or a "
-                  "notebook function), so this run is not stored; pass e.g. noise.GaussianNoise(sigma)")
+        config = self.config(model, train, evaluation)
+        unknown = [key for key in ("train", "val", "corrupt", "parameter_groups") if config[key] is None]
+        if self.store is not None and unknown:
+            print(f"{self.name}: {' and '.join(unknown)} ha{'s' if len(unknown) == 1 else 've'} no stable identity "
+                  "(a lambda, a notebook function or a lazily loaded data set), so this run is not stored; "
+                  "for a corruption pass e.g. noise.GaussianNoise(sigma)")
             self.store = None
-        history = self._resume(model, optimizer, config)
-        batches = make_batches(train, self.batch_size, shuffle=True, seed=self.seed, device=self.device)
+        stored = StoredRun(self.store, config, {"model": model, "optimizer": optimizer}, self.name) \
+            if self.store is not None else None
+        history = self._resume(stored)
+        batches = make_batches(train, self.batch_size, shuffle=True, seed=self.seed, device=self.device,
+                               workers=self.workers)
         epochs = range(history.epochs_done, history.epochs_done if self.stopped_early else self.epochs)
         bar = progress(epochs, desc=self.name, unit="epoch", disable=not self.show_progress or not len(epochs),
                        total=self.epochs, initial=history.epochs_done)
@@ -390,19 +398,16 @@ class Trainer:
             record = {"epoch": epoch + 1, "train_loss": total / count}
             if self.task == "classification":
                 record["train_acc"] = correct / count
-            if val is not None:
-                record.update({f"{val_name}_{k}": v for k, v in self.evaluate(model, val).items()})
+            if evaluation is not None:
+                record.update({f"{eval_name}_{k}": v for k, v in self.evaluate(model, evaluation).items()})
             record["time_s"] = start_time + time.perf_counter() - t0
             start_time = record["time_s"]
             history.log_epoch(**record)
             bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "time_s")})
             stop = any(bool(cb.on_epoch_end(self, model, history)) for cb in self.callbacks)
-            if self.store is not None:
-                self.store.save(config, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                         "rng": torch.get_rng_state(), "history": history.state_dict(),
-                                         "callbacks": [cb.state_dict() for cb in self.callbacks],
-                                         "stopped_early": bool(stop)},
-                                self.epochs if stop else history.epochs_done, self.epochs)
+            if stored is not None:
+                stored.save(history, self.epochs if stop else history.epochs_done, self.epochs,
+                            callbacks=[cb.state_dict() for cb in self.callbacks], stopped_early=bool(stop))
             if stop:
                 self.stopped_early = True
                 break
@@ -410,8 +415,64 @@ class Trainer:
         return history
 
 
-def make_batches(data, batch_size: int, shuffle: bool, seed: int = 0, device=None):
-    """Batches over an ``ImageDataset`` (moved to ``device``) or a ready ``Batches``."""
+class StoredRun:
+    """The stored state of one training loop in a :class:`~helpers.checkpoint.RunStore`: its modules
+    and optimizers by name, the RNG state, the history and any extra values (the trainer; 05's GAN) (01)."""
+
+    def __init__(self, store: RunStore, config: dict[str, Any], parts: dict[str, Any], name: str):
+        self.store, self.config, self.parts, self.name = store, config, parts, name
+
+    def resume(self, epochs: int, device=None) -> tuple[History, dict[str, Any] | None]:
+        """Load the stored state into the parts; the history so far and the whole state (or a fresh
+        history and ``None`` when nothing is stored)."""
+        state = self.store.load(self.config, device or "cpu")
+        if state is None:
+            return History(), None
+        for key, part in self.parts.items():
+            part.load_state_dict(state[key])
+        torch.set_rng_state(state["rng"])
+        history = History.from_state(state["history"])
+        done = history.epochs_done
+        word = ("reusing the stored run" if done >= epochs or state.get("stopped_early")
+                else f"resuming after epoch {done}")
+        print(f"{self.name}: {word} ({self.store.path(self.config).name}, same settings, data and initial weights)")
+        return history, state
+
+    def save(self, history: History, epochs_done: int, epochs: int, **extra: Any) -> None:
+        """Store the parts, the RNG state, ``history`` and ``extra`` after an epoch."""
+        state = {key: part.state_dict() for key, part in self.parts.items()}
+        self.store.save(self.config, {**state, "rng": torch.get_rng_state(), "history": history.state_dict(), **extra},
+                        epochs_done, epochs)
+
+
+class LoaderBatches:
+    """Mini-batches of a lazily loaded ``torch.utils.data.Dataset`` (e.g. Food-101 JPEGs) through a
+    ``DataLoader``, shuffled per ``(seed, epoch)`` like :class:`~helpers.data.Batches` (03)."""
+
+    def __init__(self, dataset, batch_size: int, shuffle: bool = True, seed: int = 0, workers: int = 2,
+                 device=None):
+        self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
+        self.workers, self.device, self.epoch = workers, device, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Fix the shuffle order to the one of ``epoch``."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return -(-len(self.dataset) // self.batch_size)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, shuffle=self.shuffle,
+                                             generator=generator, num_workers=self.workers)
+        for x, y in loader:
+            yield x.to(self.device), torch.as_tensor(y).to(self.device)
+        self.epoch += 1
+
+
+def make_batches(data, batch_size: int, shuffle: bool, seed: int = 0, device=None, workers: int = 2):
+    """Batches over an ``ImageDataset`` (moved to ``device``), tensors, a ready ``Batches`` or any
+    map-style ``torch.utils.data.Dataset`` (through a ``DataLoader``; 03) (01)."""
     from .data import Batches, ImageDataset
 
     if isinstance(data, Batches):
@@ -423,29 +484,25 @@ def make_batches(data, batch_size: int, shuffle: bool, seed: int = 0, device=Non
     if isinstance(data, (tuple, list)):
         tensors = [t.to(device) if device is not None else t for t in data]
         return Batches(*tensors, batch_size=batch_size, shuffle=shuffle, seed=seed)
-    raise TypeError(f"cannot make batches from {type(data).__name__}; pass an ImageDataset")
+    if torch.is_tensor(data):
+        return Batches(data.to(device) if device is not None else data, batch_size=batch_size, shuffle=shuffle,
+                       seed=seed)
+    if isinstance(data, torch.utils.data.Dataset):
+        return LoaderBatches(data, batch_size, shuffle, seed, workers, device)
+    raise TypeError(f"cannot make batches from {type(data).__name__}; pass an ImageDataset, tensors or a "
+                    "torch Dataset")
 
 
-@torch.no_grad()
 def predict(model: nn.Module, data, batch_size: int = 1000, device=None,
             fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """Apply ``model`` (or ``fn(model, x)``) to every image of ``data`` in eval mode, on CPU out (01)."""
     device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    outputs = [(fn(model, batch[0]) if fn else model(batch[0])).cpu()
-               for batch in make_batches(data, batch_size, shuffle=False, device=device)]
-    model.train(was_training)
+    with evaluating(model):
+        outputs = [(fn(model, batch[0]) if fn else model(batch[0])).cpu()
+                   for batch in make_batches(data, batch_size, shuffle=False, device=device)]
     return torch.cat(outputs)
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters of ``model`` (01)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def fit_time_summary(history: History) -> str:
-    """A one-line summary of the last epoch, for printing under a training cell (01)."""
-    last = {k: v[-1] for k, v in history.epoch.items()}
-    parts = [f"{k}={v:.4f}" for k, v in last.items() if k not in ("epoch", "time_s")]
-    return f"epoch {int(last['epoch'])}: " + ", ".join(parts) + f" ({last['time_s']:.1f} s)"

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .models.backbones import make_head
-from .training import Trainer, predict
+from .training import Trainer, evaluating, predict
 
 STRATEGIES = ("frozen+linear", "frozen+mlp", "fine-tune", "scratch")
 
@@ -25,17 +25,6 @@ STRATEGIES = ("frozen+linear", "frozen+mlp", "fine-tune", "scratch")
 def cache_features(features: nn.Module, data, batch_size: int = 500, device=None) -> torch.Tensor:
     """Run a frozen feature extractor once over ``data``: a ``N x F`` tensor for cheap head training (03)."""
     return predict(features, data, batch_size=batch_size, device=device).flatten(1)
-
-
-class FeatureNet(nn.Module):
-    """A CNN from helpers split as ``features`` + ``head`` (``SequentialCNN`` layout), head replaced (03)."""
-
-    def __init__(self, features: nn.Module, head: nn.Module):
-        super().__init__()
-        self.features, self.head = features, head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).flatten(1))   # Bx1x28x28 -> BxF -> Bx10
 
 
 def epochs_for(n_train: int, batch_size: int, steps: int, max_epochs: int) -> int:
@@ -137,36 +126,9 @@ def loader_features(backbone: nn.Module, dataset, batch_size: int = 64, device=N
                     workers: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Features and labels of a lazily loaded data set (e.g. Food-101 JPEGs), computed once (03)."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    backbone.to(device).eval()
     feats, labels = [], []
-    for x, y in loader:
-        feats.append(backbone(x.to(device)).flatten(1).cpu())
-        labels.append(torch.as_tensor(y))
+    with evaluating(backbone.to(device)):
+        for x, y in loader:
+            feats.append(backbone(x.to(device)).flatten(1).cpu())
+            labels.append(torch.as_tensor(y))
     return torch.cat(feats), torch.cat(labels)
-
-
-def fit_loader(model: nn.Module, train, test, optimizer: torch.optim.Optimizer, epochs: int,
-               batch_size: int = 64, device=None, workers: int = 2) -> dict:
-    """Train on a lazily loaded data set (fine-tuning through the backbone); train/test accuracy (03)."""
-    loaders = {name: torch.utils.data.DataLoader(data, batch_size=batch_size, shuffle=name == "train",
-                                                 num_workers=workers) for name, data in
-               (("train", train), ("test", test))}
-    loss_fn, model = nn.CrossEntropyLoss(), model.to(device)
-    t0, result = time.perf_counter(), {}
-    for _ in range(epochs):
-        model.train()
-        correct = count = 0
-        for x, y in loaders["train"]:
-            x, y = x.to(device), torch.as_tensor(y).to(device)
-            logits = model(x)
-            loss = loss_fn(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            correct, count = correct + (logits.argmax(1) == y).sum().item(), count + len(y)
-        result["train_acc"] = correct / count
-    model.eval()
-    with torch.no_grad():
-        hits = [(model(x.to(device)).argmax(1).cpu() == torch.as_tensor(y)) for x, y in loaders["test"]]
-    result.update(test_acc=torch.cat(hits).float().mean().item(), time_s=time.perf_counter() - t0)
-    return result

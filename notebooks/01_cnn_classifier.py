@@ -73,11 +73,6 @@ run = start_notebook("01_cnn_classifier", globals(),
                      datasets={"002.P4": "mnist_dataset", "004.Ex1": "ex1_dataset", "001": "mnist_dataset"})
 
 
-def limited(dataset, limit):
-    """A balanced subset of ``limit`` images (0 keeps all): the smoke profile's tiny data."""
-    return dataset.per_class(limit // len(dataset.classes), seed) if limit else dataset
-
-
 # %% [markdown]
 # ## 002.P4.1 Output sizes of convolution and pooling layers
 #
@@ -112,7 +107,7 @@ sizes
 
 # %%
 mnist_train, mnist_test = load_splits(mnist_dataset)
-mnist_train, mnist_test = limited(mnist_train, train_limit), limited(mnist_test, test_limit)
+mnist_train, mnist_test = mnist_train.limited(train_limit, seed), mnist_test.limited(test_limit, seed)
 print(mnist_train, mnist_test, sep="\n")
 
 cnn40 = FortyFilterCNN()
@@ -183,7 +178,7 @@ display(Markdown(
 
 # %%
 ex1_train, ex1_test = load_splits(ex1_dataset)
-ex1_train, ex1_test = limited(ex1_train, train_limit or ex1_train_limit), limited(ex1_test, test_limit)
+ex1_train, ex1_test = ex1_train.limited(train_limit or ex1_train_limit, seed), ex1_test.limited(test_limit, seed)
 channels, side = ex1_train.images.shape[1], ex1_train.images.shape[-1]
 architectures = {"sequential": SequentialCNN, "inception": InceptionCNN, "residual": ResidualCNN}
 ex1_histories, ex1_rows = {}, []

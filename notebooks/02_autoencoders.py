@@ -54,6 +54,7 @@ grid_epochs = [5]
 tsne_points = 2000
 
 # %%
+import functools
 import time
 
 import numpy as np
@@ -66,6 +67,7 @@ from helpers.checkpoint import save_model
 from helpers.data import load_splits
 from helpers.latent import latent_stats, pca_basis, principal_angles, random_codes, tsne_2d
 from helpers.models import autoencoders as ae
+from helpers.models.composite import EncoderHead, freeze
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import curves, image_grid, image_rows, scatter_2d
 from helpers.search import grid_search
@@ -75,21 +77,9 @@ run = start_notebook("02_autoencoders", globals(),
                      datasets={"000": "mnist_dataset", "002": "mnist_dataset", "003": "fashion_dataset"})
 
 
-def limited(dataset, limit):
-    """A balanced subset of ``limit`` images (0 keeps all): the smoke profile's tiny data."""
-    return dataset.per_class(limit // len(dataset.classes), seed) if limit else dataset
-
-
-def fit(model, name, train, val, epochs, task="reconstruction", loss="l1", val_name="test", **options):
-    """Train with the workbook's Trainer, checkpointed under ``name`` so reruns reuse it."""
-    options = {"lr": lr, "batch_size": batch_size, "seed": seed, **options}
-    trainer = Trainer(epochs=epochs, task=task, loss=loss, device=run.device,
-                      store=run.store(name), name=name, **options)
-    return trainer.fit(model, train, val, val_name=val_name), trainer
-
-
+fit = functools.partial(run.fit, task="reconstruction", loss="l1", lr=lr, batch_size=batch_size)   # stored per name
 mnist_train, mnist_test = load_splits(mnist_dataset)
-mnist_train, mnist_test = limited(mnist_train, train_limit), limited(mnist_test, test_limit)
+mnist_train, mnist_test = mnist_train.limited(train_limit, seed), mnist_test.limited(test_limit, seed)
 print(mnist_train, mnist_test, sep="\n")
 
 # %% [markdown]
@@ -116,7 +106,7 @@ ae_models, ae_histories = {}, {}
 for name, use_fc, sigmoid in [("AE with FC", True, True), ("AE without FC", False, True),
                               ("AE without FC, linear output", False, False)]:
     ae_models[name] = ae.conv_autoencoder(latent_dim, fc=use_fc, sigmoid=sigmoid)
-    ae_histories[name], ae_trainer = fit(ae_models[name], f"000_1_ae_fc{int(use_fc)}" + ("" if sigmoid else "_linear"),
+    ae_histories[name] = fit(ae_models[name], f"000_1_ae_fc{int(use_fc)}" + ("" if sigmoid else "_linear"),
                                          mnist_train, mnist_test, ae_epochs, batch_size=ae_batch)
 cae = ae_models["AE with FC"]
 run.figure(curves({k: h.epoch for k, h in ae_histories.items()}, ["train_loss", "test_loss"], ylabel="mean L1 per pixel",
@@ -133,7 +123,7 @@ fc_table.round(4)
 # %%
 shown = mnist_test.images[:12]
 with torch.no_grad():
-    run.figure(image_rows({"input": shown, **{n: m.eval()(shown.to(run.device)).cpu() for n, m in ae_models.items()}},
+    run.figure(image_rows({"input": shown, **{n: predict(m, shown) for n, m in ae_models.items()}},
                           f"000.1 test digits and reconstructions, d={latent_dim} {run.caption('000')}"),
                "000_1_recon")
 better = fc_table["test L1"].idxmin()
@@ -160,7 +150,7 @@ display(Markdown(
 
 # %%
 classifier = ae.conv_classifier(latent_dim)
-clf_history, _ = fit(classifier, "000_2_classifier", mnist_train, mnist_test, clf_epochs,
+clf_history = fit(classifier, "000_2_classifier", mnist_train, mnist_test, clf_epochs,
                      task="classification", loss="cross_entropy")
 run.figure(curves({"classifier": clf_history.epoch}, ["train_loss", "test_loss"], ylabel="cross-entropy",
                   title=f"000.2 classifier loss per epoch {run.caption('000')}"), "000_2_loss")
@@ -178,8 +168,8 @@ display(Markdown(f"Test accuracy after {clf_epochs} epochs: **{clf_history.last(
 # it with the same mean-L1 loss and the same number of epochs as the AE.
 
 # %%
-clf_ae = ae.Autoencoder(ae.freeze(classifier.encoder), ae.ConvDecoder(latent_dim))
-dec_history, _ = fit(clf_ae, "000_3_classifier_decoder", mnist_train, mnist_test, decoder_epochs,
+clf_ae = EncoderHead(freeze(classifier.encoder), ae.ConvDecoder(latent_dim))
+dec_history = fit(clf_ae, "000_3_classifier_decoder", mnist_train, mnist_test, decoder_epochs,
                      batch_size=ae_batch)
 run.figure(curves({"AE (000.1)": ae_histories["AE with FC"].epoch, "frozen classifier encoder": dec_history.epoch},
                   ["train_loss", "test_loss"], ylabel="mean L1 per pixel",
@@ -192,7 +182,7 @@ loss_table.set_index("encoder").round(4)
 # %%
 digits = mnist_test.images[:50]
 with torch.no_grad():
-    rec_ae, rec_clf = cae.eval()(digits.to(run.device)).cpu(), clf_ae.eval()(digits.to(run.device)).cpu()
+    rec_ae, rec_clf = predict(cae, digits), predict(clf_ae, digits)
 rows = {}
 for half in (0, 25):
     part = slice(half, half + 25)
@@ -253,11 +243,11 @@ for s in range(seed, seed + few_seeds):
     few = mnist_train.per_class(few_labels // len(mnist_train.classes), seed=s)
     torch.manual_seed(s)
     models = {"scratch (000.4)": ae.conv_classifier(latent_dim),
-              "AE-pretrained (000.5)": ae.EncoderClassifier(ae.ConvEncoder(latent_dim), ae.MLPHead(latent_dim))}
+              "AE-pretrained (000.5)": EncoderHead(ae.ConvEncoder(latent_dim), ae.MLPHead(latent_dim))}
     models["AE-pretrained (000.5)"].encoder.load_state_dict(cae.encoder.state_dict())
     for name, model in models.items():
         tag = "scratch" if "scratch" in name else "pretrained"
-        history, _ = fit(model, f"000_few_{tag}_seed{s}", few, mnist_test, few_epochs, task="classification",
+        history = fit(model, f"000_few_{tag}_seed{s}", few, mnist_test, few_epochs, task="classification",
                          loss="cross_entropy", batch_size=20, seed=s, show_progress=False)
         few_histories[name].append(history.epoch)
 first = {name: runs[0] for name, runs in few_histories.items()}
@@ -333,10 +323,10 @@ display(Markdown(
 # %%
 k_pca = 8
 linear = ae.linear_autoencoder(k_pca)
-lin_history, _ = fit(linear, "p5_3_linear_ae", mnist_train, mnist_test, p5_epochs, loss="mse")
+lin_history = fit(linear, "p5_3_linear_ae", mnist_train, mnist_test, p5_epochs, loss="mse")
 flat = mnist_train.images.flatten(1).numpy()
 basis = pca_basis(flat, k_pca)
-angles = principal_angles(linear.decoder[0].weight.detach().cpu().numpy(), basis)
+angles = principal_angles(linear.head[0].weight.detach().cpu().numpy(), basis)
 centred = flat - flat.mean(0)
 pca_mse = float(((centred - centred @ basis @ basis.T) ** 2).mean())      # PCA's rank-k reconstruction error
 run.record("002.P5.3", k=k_pca, max_angle_deg=float(angles.max()), mean_angle_deg=float(angles.mean()),
@@ -365,11 +355,11 @@ two_d_histories = {}
 def train_2d(label, epochs):
     """Train one of the 2-D autoencoders (MSE, Adam 1e-3) and save it under the assignment's file name."""
     model, file = two_d[label]
-    two_d_histories[label], _ = fit(model, f"p_{file}_run", mnist_train, mnist_test, epochs, loss="mse")
+    two_d_histories[label] = fit(model, f"p_{file}_run", mnist_train, mnist_test, epochs, loss="mse")
     save_model(model, run.model_path(f"{file}.pt"), {"model": repr(model), "epochs": epochs,
                                                      "data": mnist_dataset, "seed": seed})
     with torch.no_grad():
-        recon = model.eval()(mnist_test.images[:12].to(run.device)).cpu()
+        recon = predict(model, mnist_test.images[:12])
     z = predict(model, mnist_test, device=run.device, fn=lambda m, x: m.encode(x)).numpy()
     run.record(f"002.{label.split('(')[1][:-1]}", test_mse=two_d_histories[label].last("test_loss"),
                train_mse=two_d_histories[label].last("train_loss"), epochs=epochs,
@@ -446,15 +436,15 @@ display(Markdown(
 # %%
 fashion_train, fashion_test = load_splits(fashion_dataset)
 fashion_val, fashion_train = fashion_train.head(1000), fashion_train.tail(1000)
-fashion_train, fashion_test = limited(fashion_train, fashion_train_limit), limited(fashion_test, fashion_test_limit)
+fashion_train, fashion_test = fashion_train.limited(fashion_train_limit, seed), fashion_test.limited(fashion_test_limit, seed)
 print(fashion_train, fashion_val, fashion_test, sep="\n")
 fcae = ae.conv_autoencoder(f_latent)
-f_history, _ = fit(fcae, "003_1_cae_k5", fashion_train, fashion_val, f_epochs, loss="mse", val_name="val")
+f_history = fit(fcae, "003_1_cae_k5", fashion_train, fashion_val, f_epochs, loss="mse", eval_name="val")
 run.figure(curves({"CAE k=5": f_history.epoch}, ["train_loss", "val_loss"], ylabel="MSE per pixel",
                   title=f"003.1 training vs validation loss {run.caption('003')}"), "003_1_loss")
 with torch.no_grad():
     first3 = fashion_test.images[:3]
-    run.figure(image_rows({"input": first3, "reconstruction": fcae.eval()(first3.to(run.device)).cpu()},
+    run.figure(image_rows({"input": first3, "reconstruction": predict(fcae, first3)},
                           f"003.1 first three test images {run.caption('003')}", cell=1.4), "003_1_recon")
 run.record("003.1", val_mse=f_history.last("val_loss"), train_mse=f_history.last("train_loss"), epochs=f_epochs,
            test_mse=Trainer(1, loss="mse", task="reconstruction", device=run.device).evaluate(fcae, fashion_test)["loss"])
@@ -475,7 +465,7 @@ def grid_point(latent, weight_decay, dropout, batch, epochs):
     """Train one CAE of the grid; its validation and training MSE."""
     model = ae.conv_autoencoder(latent, dropout=dropout)
     name = f"003_2_grid_k{latent}_wd{weight_decay:g}_do{dropout:g}_b{batch}_e{epochs}"
-    history, _ = fit(model, name, fashion_train, fashion_val, epochs, loss="mse", val_name="val",
+    history = fit(model, name, fashion_train, fashion_val, epochs, loss="mse", eval_name="val",
                      batch_size=batch, weight_decay=weight_decay, show_progress=False)
     return {"val_loss": history.last("val_loss"), "train_loss": history.last("train_loss")}
 
@@ -498,12 +488,12 @@ results.round(5)
 # (same conv layers and linear layer) trained from scratch with the same epochs and optimiser.
 
 # %%
-f_classifiers = {"frozen AE conv + linear": ae.conv_feature_classifier(ae.freeze(fcae.encoder.features)),
+f_classifiers = {"frozen AE conv + linear": ae.conv_feature_classifier(freeze(fcae.encoder.features)),
                  "same CNN from scratch": ae.conv_feature_classifier(ae.ConvEncoder(f_latent).features)}
 f_clf_histories = {}
 for name, model in f_classifiers.items():
     tag = "frozen" if "frozen" in name else "scratch"
-    f_clf_histories[name], _ = fit(model, f"003_3_{tag}", fashion_train, fashion_test, f_clf_epochs,
+    f_clf_histories[name] = fit(model, f"003_3_{tag}", fashion_train, fashion_test, f_clf_epochs,
                                    task="classification", loss="cross_entropy")
 run.figure(curves({k: h.epoch for k, h in f_clf_histories.items()}, ["test_acc"], ylabel="test accuracy", x="time_s", xlabel="training time (s)",
                   title=f"003.3 test accuracy vs training time {run.caption('003')}"), "003_3_accuracy")
@@ -536,7 +526,7 @@ display(Markdown(
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_samples
 
-shown = limited(fashion_test, tsne_points)
+shown = fashion_test.limited(tsne_points, seed)
 z5 = predict(fcae.encoder, shown, device=run.device).numpy()
 y5 = shown.labels.numpy()
 projections = {"PCA": PCA(2, random_state=seed).fit_transform(z5),

@@ -44,6 +44,7 @@ head_epochs = 10
 finetune_epochs = 3
 
 # %%
+import functools
 import time
 
 import pandas as pd
@@ -51,11 +52,12 @@ import torch
 from IPython.display import Markdown, display
 
 from helpers.data import food101_subset, load_splits
-from helpers.models.backbones import Backbone, TransferNet, freeze, make_head, parameter_groups, unfreeze_last_block
+from helpers.models.backbones import Backbone, make_head, parameter_groups, unfreeze_last_block
+from helpers.models.composite import EncoderHead, freeze
 from helpers.models.classifiers import SequentialCNN
 from helpers.notebook import start_notebook, summary_table
 from helpers.training import Trainer, count_parameters
-from helpers.transfer import fit_loader, loader_features, study_plot, study_table, transfer_study
+from helpers.transfer import loader_features, study_plot, study_table, transfer_study
 
 run = start_notebook("03_transfer_learning", globals(),
                      datasets={"004.Ex2": "food101-20", "source": "source_dataset", "study": "target_datasets"})
@@ -111,14 +113,14 @@ for name in backbones if run_pretrained else []:
 for name in backbones if run_pretrained else []:
     best = max((r for r in ex2_rows if r["backbone"] == name), key=lambda r: r["test acc"])["head"]
     backbone = Backbone(name, weights="DEFAULT")
-    model = TransferNet(backbone, make_head(best, backbone.out_features, 20))
+    model = EncoderHead(backbone, make_head(best, backbone.out_features, 20), flatten=True)
     unfreeze_last_block(backbone)
-    optimizer = torch.optim.Adam(parameter_groups(model, lr=1e-3, backbone_factor=0.1))
     train, test = (food101_subset(s, transform=backbone.transforms()) for s in ("train", "test"))
-    result = fit_loader(model, train, test, optimizer, finetune_epochs, device=run.device)
+    h = Trainer(epochs=finetune_epochs, lr=1e-3, batch_size=64, seed=seed, device=run.device, name=f"{name} fine-tune",
+                parameter_groups=functools.partial(parameter_groups, lr=1e-3, backbone_factor=0.1)).fit(model, train, test)
     ex2_rows.append({"backbone": name, "head": best, "backbone state": "last block fine-tuned",
                      "params trained": count_parameters(model), "epochs": finetune_epochs,
-                     "time s": result["time_s"], "train acc": result["train_acc"], "test acc": result["test_acc"]})
+                     "time s": h.last("time_s"), "train acc": h.last("train_acc"), "test acc": h.last("test_acc")})
 
 # %%
 if ex2_rows:
@@ -204,7 +206,7 @@ display(Markdown("\n".join(lines)))
 # chain: several inputs or outputs, branches that are merged, skip connections, shared layers.
 # The PyTorch equivalent is simply a `forward` method that is not a sequence of calls: notebook
 # 01's `InceptionCNN` (parallel paths concatenated) and `ResidualCNN` (`x + f(x)`), and here
-# `TransferNet.forward`, which chains a backbone and a head, and the study's use of
+# `EncoderHead.forward`, which chains a backbone and a head, and the study's use of
 # `model.features` alone as a feature extractor.
 #
 # **b) Benefits of transfer learning.** Good accuracy with few labels and little compute: the

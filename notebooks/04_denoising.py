@@ -43,6 +43,7 @@ lr = 2e-3
 
 # %%
 import dataclasses
+import functools
 import time
 
 import numpy as np
@@ -59,14 +60,9 @@ from helpers.models.autoencoders import ConvAutoencoder2D
 from helpers.models.denoising import ConvDenoiser, layer_summary, shallow_models
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import curves, image_rows, scatter_2d
-from helpers.training import Trainer, predict
+from helpers.training import predict
 
 run = start_notebook("04_denoising", globals(), datasets={"004.Ex3": "ex3_dataset", "002.P6.3": "p6_dataset"})
-
-
-def limited(dataset, limit):
-    """A balanced subset of ``limit`` images (0 keeps all): the smoke profile's tiny data."""
-    return dataset.per_class(limit // len(dataset.classes), seed) if limit else dataset
 
 
 def with_images(dataset, images):
@@ -74,14 +70,8 @@ def with_images(dataset, images):
     return dataclasses.replace(dataset, images=images)
 
 
-def fit(model, train, test, epochs, name, **options):
-    """Train an autoencoder with MSE (this notebook's loss) and a resumable checkpoint."""
-    trainer = Trainer(epochs=epochs, task="reconstruction", loss="mse", batch_size=batch_size, lr=lr, seed=seed,
-                      device=run.device, store=run.store(name), name=name, **options)
-    return trainer.fit(model.to(run.device), train, test)
-
-
-ex3_train, ex3_test = (limited(d, n) for d, n in zip(load_splits(ex3_dataset), (train_limit, test_limit)))
+fit = functools.partial(run.fit, task="reconstruction", loss="mse", lr=lr, batch_size=batch_size)   # stored per name
+ex3_train, ex3_test = (d.limited(n, seed) for d, n in zip(load_splits(ex3_dataset), (train_limit, test_limit)))
 print(ex3_train, ex3_test)
 run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 
@@ -97,7 +87,7 @@ run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 shallow, shallow_hist = {}, {}
 for size in code_sizes:
     shallow[size] = shallow_models(size)
-    shallow_hist[size] = fit(shallow[size][2], ex3_train, ex3_test, shallow_epochs, f"shallow_{size}")
+    shallow_hist[size] = fit(shallow[size][2], f"shallow_{size}", ex3_train, ex3_test, shallow_epochs)
 encoder, decoder, autoencoder = shallow[code_size]
 run.figure(curves({f"code {s}": h.epoch for s, h in shallow_hist.items()}, ["test_loss"], ylabel="test MSE per pixel",
                   title=f"004.Ex3 shallow AE, test loss per code size {run.caption('004.Ex3')}"), "ex3_shallow_curves")
@@ -196,7 +186,7 @@ display(Markdown(f"b) The output shape {summary['output shape'].iloc[-1]} equals
 # %%
 noisy_test = noise.gaussian_noise(ex3_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 denoiser = ConvDenoiser()
-den_hist = fit(denoiser, ex3_train.head(min(denoise_train, len(ex3_train))), ex3_test, denoise_epochs, "conv_denoiser",
+den_hist = fit(denoiser, "conv_denoiser", ex3_train.head(min(denoise_train, len(ex3_train))), ex3_test, denoise_epochs,
                corrupt=noise.GaussianNoise(sigma))
 denoised = predict(denoiser, with_images(ex3_test, noisy_test))
 before, after = psnr(ex3_test.images, noisy_test), psnr(ex3_test.images, denoised)
@@ -237,12 +227,12 @@ run.record("002.P5.2", sigma=sigma, measured_noise_std=(noisy2d - clean2d).std()
 # to map noisy digits to clean ones through a 2-D code.
 
 # %%
-p6_train, p6_test = (limited(d, n) for d, n in zip(load_splits(p6_dataset), (train_limit, test_limit)))
+p6_train, p6_test = (d.limited(n, seed) for d, n in zip(load_splits(p6_dataset), (train_limit, test_limit)))
 p6_noisy = noise.gaussian_noise(p6_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 p6_models, p6_hist = {}, {}
 for label, skip in {"CAE (P6.1)": False, "CAE + skips (P6.2)": True}.items():
     p6_models[label] = ConvAutoencoder2D(skip=skip)
-    p6_hist[label] = fit(p6_models[label], p6_train, p6_test, p6_epochs, f"p63_skip{int(skip)}",
+    p6_hist[label] = fit(p6_models[label], f"p63_skip{int(skip)}", p6_train, p6_test, p6_epochs,
                          corrupt=noise.GaussianNoise(sigma))
 run.figure(curves({k: h.epoch for k, h in p6_hist.items()}, ["train_loss", "test_loss"], ylabel="MSE per pixel (vs clean)",
                   title=f"002.P6.3 noisy-input CAE losses {run.caption('002.P6.3')}"), "p63_curves")

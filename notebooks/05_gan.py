@@ -60,8 +60,7 @@ run = start_notebook("05_gan", globals(), datasets={"003.5": "dataset"})
 
 # %%
 train, test = load_splits(dataset)
-if train_limit:
-    train = train.per_class(train_limit // len(train.classes), seed)
+train = train.limited(train_limit, seed)
 image_size = train.images.shape[-1]
 print(train, test, sep="\n")
 

@@ -10,6 +10,7 @@ from torch import nn
 
 from helpers.latent import latent_stats, pca_basis, principal_angles, random_codes
 from helpers.models import autoencoders as ae
+from helpers.models.composite import freeze
 from helpers.search import grid_points, grid_search
 
 X = torch.rand(4, 1, 28, 28)
@@ -63,12 +64,12 @@ def test_skip_model_uses_the_skips_and_decodes_codes_alone():
 def test_mlp_autoencoder_has_four_linear_layers_per_side_and_no_relu_at_the_code():
     model = ae.MLPAutoencoder()
     assert sum(isinstance(m, nn.Linear) for m in model.encoder) == 4
-    assert sum(isinstance(m, nn.Linear) for m in model.decoder) == 4
-    assert isinstance(model.encoder[-1], nn.Linear) and isinstance(model.decoder[0], nn.Linear)
+    assert sum(isinstance(m, nn.Linear) for m in model.head) == 4
+    assert isinstance(model.encoder[-1], nn.Linear) and isinstance(model.head[0], nn.Linear)
 
 
 def test_freeze_leaves_no_trainable_parameters():
-    encoder = ae.freeze(ae.ConvEncoder(12))
+    encoder = freeze(ae.ConvEncoder(12))
     assert not any(p.requires_grad for p in encoder.parameters())
 
 

@@ -10,7 +10,7 @@ from helpers import training
 from helpers.checkpoint import load_checkpoint
 from helpers.data import ImageDataset
 from helpers.noise import GaussianNoise
-from helpers.training import (BestModelCheckpoint, EarlyStopping, NonFiniteLossError, Trainer, predict,
+from helpers.training import (BestModelCheckpoint, Callback, NonFiniteLossError, Trainer, predict,
                               seed_everything)
 
 
@@ -211,11 +211,26 @@ def test_best_model_state_survives_a_resume(tmp_path, monkeypatch):
     assert torch.equal(load_checkpoint(tmp_path / "best.pt")["model"]["1.weight"], reference.best_state["1.weight"])
 
 
-def test_early_stopping_stops_when_nothing_improves():
-    trainer = Trainer(epochs=20, lr=1e-9, device="cpu", show_progress=False,
-                      callbacks=[EarlyStopping("test_loss", "min", patience=2)])
+class StopAfter(Callback):
+    """Stops training after ``epochs`` epochs (any callback may end training early)."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+
+    def identity(self):
+        return {"type": "StopAfter", "epochs": self.epochs}
+
+    def on_epoch_end(self, trainer, model, history):
+        return history.epochs_done >= self.epochs
+
+
+def test_a_callback_can_stop_training_and_the_stop_is_stored(tmp_path, monkeypatch):
+    trainer = Trainer(epochs=20, **SETTINGS, store=tmp_path, callbacks=[StopAfter(3)])
     history = trainer.fit(tiny_model(), blobs(), blobs(100, 1))
-    assert trainer.stopped_early and history.epochs_done < 20
+    assert trainer.stopped_early and history.epochs_done == 3
+    no_training(monkeypatch)                                   # the stopped run is a finished run
+    again = Trainer(epochs=20, **SETTINGS, store=tmp_path, callbacks=[StopAfter(3)])
+    assert again.fit(tiny_model(), blobs(), blobs(100, 1)).epochs_done == 3 and again.stopped_early
 
 
 def test_reconstruction_with_corruption_trains_towards_clean_targets():

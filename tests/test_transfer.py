@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
 
 from helpers.data import ImageDataset, class_subset_indices
-from helpers.models.backbones import (BACKBONES, Backbone, TransferNet, WeightsDownloadError, freeze, make_head,
-                                      parameter_groups, unfreeze_last_block)
+from helpers.models.backbones import (BACKBONES, Backbone, WeightsDownloadError, make_head, parameter_groups,
+                                      unfreeze_last_block)
+from helpers.models.composite import EncoderHead, freeze
 from helpers.models.classifiers import SequentialCNN
 from helpers.transfer import STRATEGIES, cache_features, epochs_for, study_table, transfer_study
 
@@ -27,14 +30,14 @@ def test_backbone_shapes_and_heads(name):
     features = backbone(torch.randn(2, 3, 64, 64))
     assert features.shape == (2, BACKBONES[name][1])
     for kind in ("linear", "mlp", "mlp2"):
-        model = TransferNet(backbone, make_head(kind, backbone.out_features, 20))
+        model = EncoderHead(backbone, make_head(kind, backbone.out_features, 20), flatten=True)
         assert model(torch.randn(2, 3, 64, 64)).shape == (2, 20)
 
 
 def test_freezing_changes_only_the_head():
     torch.manual_seed(0)
     backbone = freeze(Backbone("resnet18", weights=None))
-    model = TransferNet(backbone, make_head("mlp", 512, 5))
+    model = EncoderHead(backbone, make_head("mlp", 512, 5), flatten=True)
     before = {k: v.clone() for k, v in backbone.state_dict().items()}
     head_before = [p.clone() for p in model.head.parameters()]
     model.train()
@@ -46,7 +49,7 @@ def test_freezing_changes_only_the_head():
 def test_unfreeze_last_block_and_lower_lr():
     torch.manual_seed(0)
     backbone = Backbone("resnet18", weights=None)
-    model = TransferNet(backbone, make_head("linear", 512, 3))
+    model = EncoderHead(backbone, make_head("linear", 512, 3), flatten=True)
     block = unfreeze_last_block(backbone)
     trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith("net.layer4.") for n in trainable)
@@ -132,15 +135,18 @@ def test_notebook_smoke(smoke_run):
 
 def test_real_path_loops_on_fake_images():
     """The Food-101 code path (feature pass over a lazy data set, last-block fine-tuning) on fake images."""
-    from helpers.transfer import fit_loader, loader_features
+    from helpers.transfer import loader_features
+    from helpers.training import Trainer
 
     torch.manual_seed(0)
     fake = torch.utils.data.TensorDataset(torch.randn(8, 3, 32, 32), torch.tensor([0, 1, 2, 3] * 2))
     backbone = Backbone("mobilenet_v3_large", weights=None)
     features, labels = loader_features(backbone, fake, batch_size=4, workers=0)
     assert features.shape == (8, 960) and labels.tolist() == [0, 1, 2, 3] * 2
-    model = TransferNet(backbone, make_head("linear", 960, 4))
+    model = EncoderHead(backbone, make_head("linear", 960, 4), flatten=True)
     unfreeze_last_block(backbone)
-    result = fit_loader(model, fake, fake, torch.optim.Adam(parameter_groups(model, 1e-3)), epochs=1,
-                        batch_size=4, workers=0)
-    assert 0 <= result["train_acc"] <= 1 and 0 <= result["test_acc"] <= 1 and result["time_s"] > 0
+    trainer = Trainer(epochs=1, batch_size=4, workers=0, device="cpu", show_progress=False,
+                      parameter_groups=functools.partial(parameter_groups, lr=1e-3, backbone_factor=0.1))
+    history = trainer.fit(model, fake, fake)
+    assert 0 <= history.last("train_acc") <= 1 and 0 <= history.last("test_acc") <= 1
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == [1e-3, 1e-4]   # head, unfrozen last block

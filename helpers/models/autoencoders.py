@@ -1,7 +1,7 @@
 """Autoencoders and their parts (introduced in 02; reused by 04 denoising and 05 GAN).
 
 - ``ConvEncoder`` / ``ConvDecoder`` / ``MLPHead``: 000's separate encoder, decoder and two-layer
-  classifier MLP (d~12, optional FC bottleneck); ``Autoencoder`` and ``EncoderClassifier`` join them.
+  classifier MLP (d~12, optional FC bottleneck), joined by ``composite.EncoderHead``.
   003 reuses them with ``latent_dim=5`` and dropout on Fashion-MNIST.
 - ``MLPAutoencoder``: 002.P5.4, four linear layers each side to a 2-D embedding.
 - ``ConvAutoencoder2D``: 002.P6.1's CAE to 2-D; ``skip=True`` adds 002.P6.2's skip connections
@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from .composite import EncoderHead
 
 
 class ConvEncoder(nn.Module):
@@ -93,60 +95,19 @@ class MLPHead(nn.Module):
         return self.net(z)
 
 
-class Autoencoder(nn.Module):
-    """An encoder and a decoder joined: ``decode(encode(x))`` (02)."""
-
-    def __init__(self, encoder: nn.Module, decoder: nn.Module):
-        super().__init__()
-        self.encoder, self.decoder = encoder, decoder
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images -> latent codes."""
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent codes -> images."""
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x))
-
-
-class EncoderClassifier(nn.Module):
-    """An encoder followed by a classifier head (000.2, 000.4, 000.5; 05's Frechet scorer) (02)."""
-
-    def __init__(self, encoder: nn.Module, head: nn.Module):
-        super().__init__()
-        self.encoder, self.head = encoder, head
-
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images -> the encoder's latent codes (the classifier's features)."""
-        return self.encoder(x)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(x))
-
-
 def conv_autoencoder(latent_dim: int = 12, fc: bool = True, width: int = 16, dropout: float = 0.0,
-                     sigmoid: bool = True) -> Autoencoder:
+                     sigmoid: bool = True) -> EncoderHead:
     """000.1's convolutional AE (``ConvEncoder`` + ``ConvDecoder``; ``sigmoid=False``: linear pixels) (02)."""
-    return Autoencoder(ConvEncoder(latent_dim, fc, width, dropout),
+    return EncoderHead(ConvEncoder(latent_dim, fc, width, dropout),
                        ConvDecoder(latent_dim, fc, width, dropout, sigmoid=sigmoid))
 
 
-def conv_classifier(latent_dim: int = 12, hidden: int = 64, n_classes: int = 10, width: int = 16) -> EncoderClassifier:
+def conv_classifier(latent_dim: int = 12, hidden: int = 64, n_classes: int = 10, width: int = 16) -> EncoderHead:
     """000.2's classifier: the 000.1 encoder + a two-layer MLP (02)."""
-    return EncoderClassifier(ConvEncoder(latent_dim, True, width), MLPHead(latent_dim, hidden, n_classes))
+    return EncoderHead(ConvEncoder(latent_dim, True, width), MLPHead(latent_dim, hidden, n_classes))
 
 
-def freeze(module: nn.Module) -> nn.Module:
-    """Make ``module``'s parameters non-trainable (000.3, 003.3) (02)."""
-    for p in module.parameters():
-        p.requires_grad_(False)
-    return module
-
-
-class MLPAutoencoder(Autoencoder):
+class MLPAutoencoder(EncoderHead):
     """002.P5.4: 784 -> 256 -> 64 -> 16 -> 2 and back, ReLU between layers, none at the embedding (02)."""
 
     def __init__(self, latent_dim: int = 2, hidden: tuple[int, ...] = (256, 64, 16), side: int = 28):
@@ -217,11 +178,11 @@ class ConvAutoencoder2D(nn.Module):
         return self.decode(z, skips)
 
 
-def linear_autoencoder(latent_dim: int = 8, side: int = 28) -> Autoencoder:
+def linear_autoencoder(latent_dim: int = 8, side: int = 28) -> EncoderHead:
     """002.P5.3's linear AE: one linear map down, one up, no non-linearity (compare with PCA) (02)."""
     encoder = nn.Sequential(nn.Flatten(), nn.Linear(side * side, latent_dim))       # 1x28x28 -> 784 -> k
     decoder = nn.Sequential(nn.Linear(latent_dim, side * side), nn.Unflatten(1, (1, side, side)))  # k -> 1x28x28
-    return Autoencoder(encoder, decoder)
+    return EncoderHead(encoder, decoder)
 
 
 def conv_feature_classifier(features: nn.Module, n_features: int = 32 * 49, n_classes: int = 10) -> nn.Sequential:

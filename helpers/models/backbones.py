@@ -14,6 +14,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .composite import EncoderHead, freeze, unfreeze
+
 BACKBONES = {
     # name: (attribute holding the classifier to drop, feature size, name of the last block)
     "resnet18": ("fc", 512, "layer4"),
@@ -84,36 +86,6 @@ def make_head(kind: str, in_features: int, n_classes: int, hidden: int = 256, dr
     raise ValueError(f"unknown head {kind!r}; use linear, mlp or mlp2")
 
 
-class TransferNet(nn.Module):
-    """``head(backbone(x))``: a (possibly frozen) feature extractor and a new head (03)."""
-
-    def __init__(self, backbone: nn.Module, head: nn.Module):
-        super().__init__()
-        self.backbone, self.head = backbone, head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x).flatten(1))   # B x ... -> B x F -> B x classes
-
-
-def freeze(module: nn.Module) -> nn.Module:
-    """Stop gradients for every parameter of ``module`` and keep its batch-norm statistics fixed (03)."""
-    for p in module.parameters():
-        p.requires_grad_(False)
-    module.eval()
-    module.train = lambda mode=True: module     # stays in eval mode when the parent trains
-    return module
-
-
-def unfreeze(module: nn.Module) -> nn.Module:
-    """Let ``module`` train again (undoes :func:`freeze`) (03)."""
-    for p in module.parameters():
-        p.requires_grad_(True)
-    if "train" in module.__dict__:
-        del module.train
-    module.train()
-    return module
-
-
 def unfreeze_last_block(backbone: Backbone) -> nn.Module:
     """Unfreeze only the backbone's last block (``layer4`` of ResNet-18 ...); returns that block (03)."""
     freeze(backbone)
@@ -122,8 +94,8 @@ def unfreeze_last_block(backbone: Backbone) -> nn.Module:
     return block
 
 
-def parameter_groups(model: TransferNet, lr: float, backbone_factor: float = 0.1) -> list[dict]:
+def parameter_groups(model: EncoderHead, lr: float, backbone_factor: float = 0.1) -> list[dict]:
     """Optimizer groups: the head at ``lr``, trainable backbone parameters at ``lr*backbone_factor`` (03)."""
-    body = [p for p in model.backbone.parameters() if p.requires_grad]
+    body = [p for p in model.encoder.parameters() if p.requires_grad]
     groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": lr}]
     return groups + ([{"params": body, "lr": lr * backbone_factor}] if body else [])

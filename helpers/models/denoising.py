@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .composite import EncoderHead
+
 
 class DenseEncoder(nn.Module):
     """Input layer -> hidden code layer of the shallow AE (04)."""
@@ -33,21 +35,10 @@ class DenseDecoder(nn.Module):
         return self.act(self.output(z)).view(-1, 1, self.side, self.side)  # 784 -> 1x28x28
 
 
-class ShallowAutoencoder(nn.Module):
-    """autoencoder = decoder(encoder(x)); ``encoder`` and ``decoder`` are the same module objects (04)."""
-
-    def __init__(self, encoder: nn.Module, decoder: nn.Module):
-        super().__init__()
-        self.encoder, self.decoder = encoder, decoder
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
-
-
-def shallow_models(code_size: int = 32, side: int = 28) -> tuple[DenseEncoder, DenseDecoder, ShallowAutoencoder]:
+def shallow_models(code_size: int = 32, side: int = 28) -> tuple[DenseEncoder, DenseDecoder, EncoderHead]:
     """The exercise's three models (encoder, decoder, autoencoder) sharing one set of weights (04)."""
     encoder, decoder = DenseEncoder(code_size, side), DenseDecoder(code_size, side)
-    return encoder, decoder, ShallowAutoencoder(encoder, decoder)
+    return encoder, decoder, EncoderHead(encoder, decoder)   # autoencoder = decoder(encoder(x))
 
 
 class ConvDenoiser(nn.Module):
