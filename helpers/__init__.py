@@ -16,7 +16,7 @@ Modules (and the notebooks that introduce them):
 - ``search``     the grid search of 003.2 (02)
 - ``transfer``   feature caching and the offline transfer study (03)
 - ``noise``, ``compression``  corruption processes; compression ratios and PSNR (04)
-- ``gan_training``, ``frechet``, ``kuzushiji``  the GAN loop, sample scores, the Kuzushiji-Kanji downloader (05)
+- ``gan_training``, ``sample_scores``, ``kuzushiji``  the GAN loop, sample scores (Fréchet distance, confidence, coverage), the Kuzushiji-Kanji downloader (05)
 - ``models``     classifiers, autoencoders, backbones, denoisers, GAN (01-05)
 - ``runner``     papermill batch runner over the notebooks and profiles (``python -m helpers.runner``)
 - ``report``     PDF/HTML export of executed notebooks with nbconvert

@@ -74,27 +74,3 @@ def backprop_222_by_autograd(p: dict[str, torch.Tensor]) -> dict[str, torch.Tens
     cost = -(p["y"] * a2.log() + (1 - p["y"]) * (1 - a2).log()).sum()
     cost.backward()
     return {k: v.grad for k, v in leaves.items()}
-
-
-def gradient_descent_1d_figure(title: str, etas=(0.05, 0.15, 0.3), start: float = 2.2, steps: int = 12):
-    """Gradient-descent paths on C(v) = v^2 - 2 cos 3v for a few learning rates (002.P1.1)."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    cost = lambda v: v**2 - 2 * np.cos(3 * v)            # noqa: E731
-    slope = lambda v: 2 * v + 6 * np.sin(3 * v)          # noqa: E731
-    grid = np.linspace(-2.6, 2.6, 400)
-    fig, axes = plt.subplots(1, len(etas), figsize=(4 * len(etas), 3.3), sharey=True)
-    for ax, eta in zip(axes, etas):
-        path = [start]
-        for _ in range(steps):
-            path.append(path[-1] - eta * slope(path[-1]))
-        path = np.array(path)
-        ax.plot(grid, cost(grid), color="0.4")
-        ax.plot(path, cost(path), "o-", color="#d62728", markersize=3, linewidth=1)
-        ax.set_title(f"η = {eta}: ends at v = {path[-1]:.2f}")
-        ax.set_xlabel("v")
-    axes[0].set_ylabel("C(v)")
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig

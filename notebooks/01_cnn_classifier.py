@@ -33,8 +33,8 @@ ex1_dataset = "fashion-mnist"    # 004.Ex1 data ("cifar10" in full)
 train_limit = 0                  # 0: every training image; N: a balanced subset of N (smoke)
 test_limit = 0                   # 0: every test image; N: a balanced subset of N (smoke)
 batch_size = 64
-p42_epochs = 5                   # the assignment asks for 5
-p42_lr = 1e-3
+cnn40_epochs = 5                   # the assignment asks for 5
+cnn40_lr = 1e-3
 ex1_epochs = 4
 ex1_train_limit = 20000          # 004.Ex1 balanced training subset (0: all); keeps the CPU run short
 ex1_lr = 2e-3
@@ -63,9 +63,10 @@ from helpers.metrics import confusion_matrix, most_confused_pairs
 from helpers.models.classifiers import (FortyFilterCNN, InceptionCNN, ResidualCNN, SequentialCNN,
                                         conv_output_size)
 from helpers.notebook import start_notebook, summary_table
-from helpers.plots import architecture_graph, confusion_plot, curves, image_grid, scatter_2d
+from helpers.plots import (architecture_graph, confusion_plot, curves, gradient_descent_1d_figure, image_grid,
+                           scatter_2d)
 from helpers.theory import (backprop_222_by_autograd, backprop_222_by_hand, circular_conv, equivariance_error,
-                            gradient_descent_1d_figure, jacobian_checks, shift, sigmoid_222_network)
+                            jacobian_checks, shift, sigmoid_222_network)
 from sklearn.metrics import silhouette_score
 from helpers.training import BestModelCheckpoint, Trainer, count_parameters, predict
 
@@ -111,7 +112,7 @@ mnist_train, mnist_test = mnist_train.limited(train_limit, seed), mnist_test.lim
 print(mnist_train, mnist_test, sep="\n")
 
 cnn40 = FortyFilterCNN()
-trainer = Trainer(epochs=p42_epochs, lr=p42_lr, batch_size=batch_size, seed=seed, device=run.device,
+trainer = Trainer(epochs=cnn40_epochs, lr=cnn40_lr, batch_size=batch_size, seed=seed, device=run.device,
                   store=run.store("p4_2_cnn40"), name="40-filter CNN")
 history40 = trainer.fit(cnn40, mnist_train, mnist_test)
 run.figure(curves({"40-filter CNN": history40.epoch}, ["train_acc", "test_acc"], ylabel="accuracy",
@@ -142,10 +143,10 @@ pairs = most_confused_pairs(matrix, mnist_test.classes, top=3)
 test_acc40 = np.trace(matrix) / matrix.sum()
 top_true, top_pred = (mnist_test.classes.index(c) for c in pairs[0][:2])
 reverse = int(matrix[top_pred, top_true])          # how often the top pair is confused the other way
-run.record("002.P4.2", test_acc=test_acc40, train_acc=history40.last("train_acc"), epochs=p42_epochs,
+run.record("002.P4.2", test_acc=test_acc40, train_acc=history40.last("train_acc"), epochs=cnn40_epochs,
            top_confusion=f"{pairs[0][0]}->{pairs[0][1]}", top_confusion_count=pairs[0][2])
 display(Markdown(
-    f"Test accuracy after {p42_epochs} epochs: **{test_acc40:.2%}** on {len(mnist_test)} "
+    f"Test accuracy after {cnn40_epochs} epochs: **{test_acc40:.2%}** on {len(mnist_test)} "
     f"`{mnist_dataset}` test images. The most frequent confusions (true → predicted) are "
     + "; ".join(f"**{a} → {b}** ({n} images, {share:.1%} of the {a}s)" for a, b, n, share in pairs)
     + f". The top confusion is {'one-sided' if reverse < pairs[0][2] / 2 else 'roughly symmetric'} "

@@ -43,9 +43,9 @@ p5_epochs = 10                   # the assignment asks for at least 10
 p6_epochs = 10
 fashion_train_limit = 12000      # 0 keeps all 59000 after the validation split
 fashion_test_limit = 0
-f_latent = 5
-f_epochs = 10
-f_clf_epochs = 10
+fashion_latent = 5
+fashion_epochs = 10
+fashion_clf_epochs = 10
 grid_latent = [5, 10]
 grid_weight_decay = [1e-5, 0.0]
 grid_dropout = [0.0, 0.25]
@@ -438,15 +438,15 @@ fashion_train, fashion_test = load_splits(fashion_dataset)
 fashion_val, fashion_train = fashion_train.head(1000), fashion_train.tail(1000)
 fashion_train, fashion_test = fashion_train.limited(fashion_train_limit, seed), fashion_test.limited(fashion_test_limit, seed)
 print(fashion_train, fashion_val, fashion_test, sep="\n")
-fcae = ae.conv_autoencoder(f_latent)
-f_history = fit(fcae, "003_1_cae_k5", fashion_train, fashion_val, f_epochs, loss="mse", eval_name="val")
+fcae = ae.conv_autoencoder(fashion_latent)
+f_history = fit(fcae, "003_1_cae_k5", fashion_train, fashion_val, fashion_epochs, loss="mse", eval_name="val")
 run.figure(curves({"CAE k=5": f_history.epoch}, ["train_loss", "val_loss"], ylabel="MSE per pixel",
                   title=f"003.1 training vs validation loss {run.caption('003')}"), "003_1_loss")
 with torch.no_grad():
     first3 = fashion_test.images[:3]
     run.figure(image_rows({"input": first3, "reconstruction": predict(fcae, first3)},
                           f"003.1 first three test images {run.caption('003')}", cell=1.4), "003_1_recon")
-run.record("003.1", val_mse=f_history.last("val_loss"), train_mse=f_history.last("train_loss"), epochs=f_epochs,
+run.record("003.1", val_mse=f_history.last("val_loss"), train_mse=f_history.last("train_loss"), epochs=fashion_epochs,
            test_mse=Trainer(1, loss="mse", task="reconstruction", device=run.device).evaluate(fcae, fashion_test)["loss"])
 
 # %% [markdown]
@@ -489,20 +489,20 @@ results.round(5)
 
 # %%
 f_classifiers = {"frozen AE conv + linear": ae.conv_feature_classifier(freeze(fcae.encoder.features)),
-                 "same CNN from scratch": ae.conv_feature_classifier(ae.ConvEncoder(f_latent).features)}
+                 "same CNN from scratch": ae.conv_feature_classifier(ae.ConvEncoder(fashion_latent).features)}
 f_clf_histories = {}
 for name, model in f_classifiers.items():
     tag = "frozen" if "frozen" in name else "scratch"
-    f_clf_histories[name] = fit(model, f"003_3_{tag}", fashion_train, fashion_test, f_clf_epochs,
+    f_clf_histories[name] = fit(model, f"003_3_{tag}", fashion_train, fashion_test, fashion_clf_epochs,
                                    task="classification", loss="cross_entropy")
 run.figure(curves({k: h.epoch for k, h in f_clf_histories.items()}, ["test_acc"], ylabel="test accuracy", x="time_s", xlabel="training time (s)",
                   title=f"003.3 test accuracy vs training time {run.caption('003')}"), "003_3_accuracy")
 f_table = pd.DataFrame([{"model": n, "trainable params": count_parameters(f_classifiers[n]),
                          "test acc %": 100 * h.last("test_acc"), "train time s": h.last("time_s"),
-                         "s per epoch": h.last("time_s") / f_clf_epochs} for n, h in f_clf_histories.items()]).set_index("model")
+                         "s per epoch": h.last("time_s") / fashion_clf_epochs} for n, h in f_clf_histories.items()]).set_index("model")
 fz, sc = f_table.iloc[0], f_table.iloc[1]
 run.record("003.3", test_acc=fz["test acc %"] / 100, time_s=fz["train time s"],
-           scratch_test_acc=sc["test acc %"] / 100, scratch_time_s=sc["train time s"], epochs=f_clf_epochs)
+           scratch_test_acc=sc["test acc %"] / 100, scratch_time_s=sc["train time s"], epochs=fashion_clf_epochs)
 f_table.round(2)
 
 # %%
@@ -532,7 +532,7 @@ y5 = shown.labels.numpy()
 projections = {"PCA": PCA(2, random_state=seed).fit_transform(z5),
                "t-SNE": tsne_2d(z5, seed, perplexity=30)}
 for method, points in projections.items():
-    run.figure(scatter_2d(points, y5, shown.classes, f"003.4 {method} of the k={f_latent} codes {run.caption('003')}"),
+    run.figure(scatter_2d(points, y5, shown.classes, f"003.4 {method} of the k={fashion_latent} codes {run.caption('003')}"),
                f"003_4_{method.lower().replace('-', '')}")
 per_class = pd.Series(silhouette_samples(z5, y5), index=[shown.classes[c] for c in y5]).groupby(level=0).mean()
 per_class = per_class.sort_values(ascending=False)
@@ -551,7 +551,7 @@ samples = {kind: random_codes(f_codes, 20, kind, seed) for kind in ("gaussian", 
 with torch.no_grad():
     decoded = {f"{kind} codes": fcae.decode(z.to(run.device)).cpu() for kind, z in samples.items()}
 run.figure(image_rows({f"{k} {i + 1}": v[10 * i:10 * i + 10] for k, v in decoded.items() for i in range(2)},
-                      f"003.4 decoding random k={f_latent} codes {run.caption('003')}", cell=0.8), "003_4_random_codes")
+                      f"003.4 decoding random k={fashion_latent} codes {run.caption('003')}", cell=0.8), "003_4_random_codes")
 display(Markdown(
     "Codes drawn from a Gaussian fitted to the training codes mostly decode to blurry but plausible garments; "
     "codes from the uniform bounding box often land in empty regions between the class clusters and decode to "

@@ -46,7 +46,7 @@ import torch
 from IPython.display import Markdown, display
 
 from helpers.data import load_splits
-from helpers.frechet import sample_scores
+from helpers.sample_scores import sample_scores
 from helpers.gan_training import sample, train_gan
 from helpers.latent import random_codes
 from helpers.models.autoencoders import conv_autoencoder

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from helpers.data import DataError
-from helpers.frechet import feature_stats, frechet_distance, sample_scores
+from helpers.sample_scores import feature_stats, frechet_distance, sample_scores
 from helpers.gan_training import adam_pair, gan_step, train_gan
 from helpers.kuzushiji import fetch_kanji, load_kanji
 from helpers.models.classifiers import SequentialCNN
