@@ -73,17 +73,6 @@ def test_freeze_leaves_no_trainable_parameters():
     assert not any(p.requires_grad for p in encoder.parameters())
 
 
-def test_hundred_example_sampler_is_balanced_and_seed_stable():
-    from helpers.data import load_splits
-
-    train, _ = load_splits("mnist-10k")
-    a, b, c = train.per_class(10, seed=3), train.per_class(10, seed=3), train.per_class(10, seed=4)
-    assert len(a) == 100
-    assert torch.bincount(a.labels, minlength=10).tolist() == [10] * 10
-    assert torch.equal(a.images, b.images)                          # same seed, same 100
-    assert not torch.equal(a.images, c.images)                      # another seed, another draw
-
-
 def test_latent_stats_prefer_separated_clusters():
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 50)

@@ -131,10 +131,13 @@ def test_batches_cover_every_example_once_per_epoch_and_reshuffle():
     assert torch.equal(torch.cat([b[1] for b in batches]), first)
 
 
-def test_class_subset_relabels_in_order():
-    indices, mapping = class_subset_indices([5, 0, 3, 1, 0, 2], [0, 1, 2])
-    assert indices == [1, 3, 4, 5] and mapping == {0: 0, 1: 1, 2: 2}
-
+def test_class_subset_keeps_the_chosen_classes_and_relabels_them_in_order():
+    targets = [5, 0, 19, 20, 3, 100, 0, 19]
+    indices, label_map = class_subset_indices(targets, range(20))
+    assert indices == [0, 1, 2, 4, 6, 7]
+    assert [label_map[targets[i]] for i in indices] == [5, 0, 19, 3, 0, 19]
+    indices, label_map = class_subset_indices(targets, [19, 0])
+    assert indices == [1, 2, 6, 7] and label_map == {19: 0, 0: 1}
 
 def test_command_line_lists_and_checks_the_embedded_sets(capsys):
     from helpers.data import main

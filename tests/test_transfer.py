@@ -7,7 +7,7 @@ import functools
 import pytest
 import torch
 
-from helpers.data import ImageDataset, class_subset_indices
+from helpers.data import ImageDataset
 from helpers.models.backbones import (BACKBONES, Backbone, WeightsDownloadError, make_head, parameter_groups,
                                       unfreeze_last_block)
 from helpers.models.composite import EncoderHead, freeze
@@ -79,15 +79,6 @@ def test_unknown_names_fail_clearly():
         Backbone("vgg99", weights=None)
     with pytest.raises(ValueError, match="linear"):
         make_head("deep", 10, 2)
-
-
-def test_class_subset_on_fake_targets():
-    targets = [5, 0, 19, 20, 3, 100, 0, 19]
-    indices, label_map = class_subset_indices(targets, range(20))
-    assert indices == [0, 1, 2, 4, 6, 7]
-    assert [label_map[targets[i]] for i in indices] == [5, 0, 19, 3, 0, 19]
-    indices, label_map = class_subset_indices(targets, [19, 0])
-    assert indices == [1, 2, 6, 7] and label_map == {19: 0, 0: 1}
 
 
 def test_epochs_for_budget():
