@@ -93,6 +93,15 @@ class NotebookRun:
         """Add headline numbers under ``key`` (an assignment item code such as ``002.P4.2``)."""
         self.metrics.setdefault(key, {}).update(values)
 
+    def verdict(self, key: str, statement) -> str:
+        """Record a generated statement's verdict under item ``key`` (``metrics[key]["verdicts"]``) and
+        return its sentence for the notebook's Markdown (``helpers.statements``; 01)."""
+        verdicts = self.metrics.setdefault(key, {}).setdefault("verdicts", {})
+        if statement.key in verdicts:
+            raise ValueError(f"{key} already has a verdict named {statement.key!r}: give each statement its own key=")
+        verdicts[statement.key] = statement.verdict
+        return statement.text
+
     def finish(self) -> dict[str, Any]:
         """Write the metrics JSON and return it (the last cell of every notebook)."""
         payload = {"notebook": self.notebook, "profile": self.profile, "datasets": self.datasets,
@@ -134,6 +143,10 @@ def summary_table(metrics: dict[str, Any]) -> str:
     for key, values in metrics.items():
         if isinstance(values, dict) and key not in ("datasets", "parameters"):
             for name, value in values.items():
+                if name == "verdicts":
+                    shown = "; ".join(f"{k}: {v['outcome']}" for k, v in value.items())
+                    rows.append(f"| {key} | verdicts | {shown} |")
+                    continue
                 shown = f"{value:.4g}" if isinstance(value, float) else str(value)
                 rows.append(f"| {key} | {name} | {shown} |")
     return "\n".join(rows)

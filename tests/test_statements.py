@@ -1,0 +1,98 @@
+"""Generated statements: the judgement word follows the numbers, and every notebook's recorded
+verdicts agree with the numbers they were computed from (smoke runs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.notebook import NotebookRun, summary_table
+from helpers.statements import (SAME, agrees, best_of, compare, near, recheck, similar, standard_error)
+
+NOTEBOOKS = ["01_cnn_classifier", "02_autoencoders", "03_transfer_learning", "04_denoising", "05_gan"]
+
+
+def test_compare_names_the_winner_only_beyond_twice_the_spread():
+    clear = compare("pretrained", 0.85, "scratch", 0.80, spread=(0.01, "spread across 5 seeds"))
+    assert clear.outcome == "a" and clear.text.startswith("pretrained beats scratch by 0.05")
+    assert "more than 2× the spread across 5 seeds" in clear.text
+    within = compare("pretrained", 0.81, "scratch", 0.80, spread=(0.01, "spread across 5 seeds"))
+    assert within.outcome == "same" and within.text.endswith(SAME) and "beats" not in within.text
+    worse = compare("pretrained", 0.70, "scratch", 0.80, spread=(0.01, "spread"))
+    assert worse.outcome == "b" and worse.text.startswith("scratch beats pretrained")
+
+
+def test_compare_lower_is_better_flips_the_winner_and_a_single_run_says_so():
+    s = compare("skips", 0.01, "no skips", 0.02, better="lower")
+    assert s.outcome == "a" and "skips beats no skips" in s.text and "single run" in s.text
+
+
+@pytest.mark.parametrize("bad", [dict(better="bigger"), dict(spread=(-1.0, "x"))])
+def test_compare_rejects_unclear_direction_or_negative_spread(bad):
+    with pytest.raises(ValueError):
+        compare("a", 1.0, "b", 2.0, **bad)
+
+
+def test_compare_rejects_nan_naming_the_quantity():
+    with pytest.raises(ValueError, match="scratch"):
+        compare("pretrained", 0.8, "scratch", float("nan"))
+
+
+def test_similar_is_decided_by_the_ratio():
+    assert similar({"a": 21_000, "b": 57_000, "c": 152_000}, "parameter counts").outcome == "different"
+    s = similar({"a": 100, "b": 120}, "parameter counts")
+    assert s.outcome == "similar" and "are similar" in s.text
+
+
+def test_best_of_reports_a_tie_within_the_noise():
+    s = best_of({"x": 0.90, "y": 0.895, "z": 0.5}, spread=(0.01, "standard error"))
+    assert s.outcome == "tied" and s.verdict["best"] == "x" and "share the best" in s.text
+    assert best_of({"x": 0.90, "y": 0.80}, spread=(0.01, "standard error")).outcome == "clear"
+    assert best_of({"x": 0.3, "y": 0.1}, better="lower").verdict["best"] == "y"
+
+
+def test_near_and_agrees():
+    assert near("code 8 error", 0.105, "mean-image baseline", 0.11).outcome == "near"
+    assert near("code 64 error", 0.02, "mean-image baseline", 0.11).outcome == "far"
+    assert agrees("autograd", 1e-14, 1e-10).outcome == "agrees"
+    assert "does not agree" in agrees("autograd", 1e-3, 1e-10).text
+
+
+def test_standard_error_of_an_accuracy():
+    assert standard_error(0.5, 100) == pytest.approx(0.05)
+    with pytest.raises(ValueError):
+        standard_error(0.5, 0)
+
+
+def test_recheck_catches_a_verdict_its_numbers_deny():
+    verdict = dict(compare("a", 0.9, "b", 0.5).verdict)
+    assert recheck(verdict) == verdict["outcome"] == "a"
+    verdict["a"] = {"name": "a", "value": 0.1}
+    assert recheck(verdict) != verdict["outcome"]
+
+
+def test_run_verdict_records_under_the_item_and_refuses_duplicates(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_OUTPUT", str(tmp_path))
+    run = NotebookRun("99_test", {"profile": "smoke"})
+    text = run.verdict("000.5", compare("a", 2.0, "b", 1.0, key="gain"))
+    assert text.startswith("a beats b") and run.metrics["000.5"]["verdicts"]["gain"]["outcome"] == "a"
+    with pytest.raises(ValueError, match="gain"):
+        run.verdict("000.5", compare("a", 2.0, "b", 1.0, key="gain"))
+    assert "gain: a" in summary_table(run.metrics)
+
+
+def _verdicts(metrics):
+    return [(item, key, verdict) for item, values in metrics.items() if isinstance(values, dict)
+            for key, verdict in values.get("verdicts", {}).items()]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_recorded_verdict_follows_from_its_numbers(smoke_run, notebook):
+    metrics = smoke_run(notebook)
+    verdicts = _verdicts(metrics)
+    assert verdicts, f"{notebook} records no generated statements"
+    for item, key, verdict in verdicts:
+        assert recheck(verdict) == verdict["outcome"], (item, key, verdict)
+        if verdict["kind"] == "best_of":
+            values = verdict["values"]
+            pick = max if verdict["better"] == "higher" else min
+            assert values[verdict["best"]] == pick(values.values()), (item, key)
