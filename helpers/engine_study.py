@@ -16,12 +16,14 @@ from . import engine
 
 @dataclass
 class EngineRun:
-    """One optimizer's training run of the tiny CNN: history, final network, bottleneck snapshots."""
+    """One optimizer's training run of the tiny CNN: history, final network, bottleneck snapshots and
+    (with a ``probe``) activation maps after the first and the last epoch."""
 
     net: engine.Sequential
     history: dict[str, list[float]]
     seconds: float
     bottlenecks: dict[int, np.ndarray] = field(default_factory=dict)
+    activations: dict[int, torch.Tensor] = field(default_factory=dict)
 
     def accuracy(self, data) -> float:
         """Accuracy of the final network on an ``ImageDataset``."""
@@ -70,21 +72,26 @@ def autograd_twin(net: engine.Sequential) -> tuple[list[torch.Tensor], Callable[
     return params, forward
 
 
-def train_engine(kind: str, options: dict, train, test, epochs: int, batch_size: int, seed: int) -> EngineRun:
-    """Train ``tiny_cnn(seed)`` with engine optimizer ``kind``; keep bottlenecks after epoch 1 and the last."""
+def train_engine(kind: str, options: dict, train, test, epochs: int, batch_size: int, seed: int,
+                 probe: torch.Tensor | None = None) -> EngineRun:
+    """Train ``tiny_cnn(seed)`` with engine optimizer ``kind``; keep bottlenecks (and the activation maps
+    of the ``probe`` images) after epoch 1 and the last."""
     if kind not in engine.OPTIMIZERS:
         raise ValueError(f"unknown engine optimizer {kind!r}; choose one of {', '.join(engine.OPTIMIZERS)}")
     net = engine.tiny_cnn(seed)
     snapshots: dict[int, np.ndarray] = {}
+    activations: dict[int, torch.Tensor] = {}
 
     def snapshot(epoch, network):
         if epoch in (1, epochs):
             snapshots[epoch] = network.forward(test.images, upto=engine.BOTTLENECK).numpy().copy()
+            if probe is not None:
+                activations[epoch] = activation_rows(network, probe).clone()
 
     start = time.perf_counter()
     history = train_network(net, engine.OPTIMIZERS[kind](net, **options), train.images, train.labels,
-                           test.images, test.labels, epochs, batch_size, seed, on_epoch=snapshot)
-    return EngineRun(net, history, time.perf_counter() - start, snapshots)
+                            test.images, test.labels, epochs, batch_size, seed, on_epoch=snapshot)
+    return EngineRun(net, history, time.perf_counter() - start, snapshots, activations)
 
 
 def finite_difference_check(net: engine.Sequential, x: torch.Tensor, labels: torch.Tensor,

@@ -32,6 +32,18 @@ def latent_stats(codes, labels, sample: int = 2000, seed: int = 0) -> dict[str, 
             "silhouette": float(silhouette_score(z[pick], y[pick]))}
 
 
+def class_silhouettes(codes, labels, classes, sample: int = 2000, seed: int = 0):
+    """Mean silhouette per class (a pandas Series by class name, best first) on a random subset (02)."""
+    import pandas as pd
+    from sklearn.metrics import silhouette_samples
+
+    z, y = np.asarray(codes, dtype=np.float64), np.asarray(labels)
+    pick = np.random.default_rng(seed).choice(len(z), min(sample, len(z)), replace=False)
+    values = silhouette_samples(z[pick], y[pick])
+    names = [classes[c] for c in y[pick]]
+    return pd.Series(values, index=names).groupby(level=0).mean().sort_values(ascending=False)
+
+
 def principal_angles(a, b) -> np.ndarray:
     """Principal angles in degrees between the column spaces of ``a`` and ``b`` (D x k) (002.P5.3; 02)."""
     qa, _ = np.linalg.qr(np.asarray(a, dtype=np.float64))

@@ -80,9 +80,9 @@ def image_rows(rows: Mapping[str, torch.Tensor], title: str, cell: float = 0.9):
 
 def curves(histories: Mapping[str, Mapping[str, Sequence[float]]], keys: Sequence[str], title: str,
            x: str = "epoch", ylabel: str | None = None, xlabel: str | None = None, logy: bool = False,
-           colors: Mapping[str, str] | None = None):
-    """Plot ``keys`` (e.g. train_loss, test_loss) of several runs against ``x`` (01)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+           colors: Mapping[str, str] | None = None, ax=None):
+    """Plot ``keys`` (e.g. train_loss, test_loss) of several runs against ``x``, on ``ax`` if given (01)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8)) if ax is None else (ax.figure, ax)
     styles = ["-", "--", ":", "-."]
     names = list(histories)
     for i, (name, hist) in enumerate(histories.items()):

@@ -4,7 +4,8 @@
 
 The combined report has a title page, a table of contents, a summary table built from the
 metrics files, then every notebook as a section. Before export, progress-bar widgets and
-``0%|``-style stderr lines are removed, so the PDF shows figures and tables, not junk. The PDF
+``0%|``-style stderr lines are removed, and cells tagged ``remove_input`` (prose written by code)
+show their output without their source, so the PDF shows figures, tables and sentences, not junk. The PDF
 engine is nbconvert's LaTeX route (``xelatex`` + ``pandoc``); where it is missing, the report is
 written as HTML and the message says what to install.
 """
@@ -28,6 +29,17 @@ INSTALL_HINT = ("sudo apt-get install --no-install-recommends pandoc texlive-xet
                 "texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core")
 _PROGRESS_LINE = re.compile(r"\d+%\|")
 _WIDGET = "application/vnd.jupyter.widget-view+json"
+PROSE_TAG = "remove_input"      # cells that only write prose: output kept, source left out of the report
+
+
+def exporter_config():
+    """nbconvert configuration: TagRemovePreprocessor drops the source of cells tagged ``remove_input``."""
+    from traitlets.config import Config
+
+    config = Config()
+    config.TagRemovePreprocessor.enabled = True
+    config.TagRemovePreprocessor.remove_input_tags = {PROSE_TAG}
+    return config
 
 
 def pdf_engine_missing() -> list[str]:
@@ -100,11 +112,12 @@ def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None) ->
     if title:
         nb.metadata["title"] = title
     if pdf_engine_missing():
-        body, _ = HTMLExporter().from_notebook_node(nb)
+        body, _ = HTMLExporter(config=exporter_config()).from_notebook_node(nb)
         path = target.with_suffix(".html")
         path.write_text(body)
         return path
-    exporter = PDFExporter(extra_template_paths=[str(TEMPLATES / "workbook")], template_file="workbook.tex.j2")
+    exporter = PDFExporter(config=exporter_config(), extra_template_paths=[str(TEMPLATES / "workbook")],
+                           template_file="workbook.tex.j2")
     exporter.latex_count = 2
     body, _ = exporter.from_notebook_node(nb)
     path = target.with_suffix(".pdf")

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-HIGHER, LOWER = "higher", "lower"
+HIGHER, LOWER, NEUTRAL = "higher", "lower", "neither"
 SAME = "no measurable difference"
 
 
@@ -39,9 +39,10 @@ class Statement:
         return self.text
 
 
-def _check_better(better: str) -> None:
-    if better not in (HIGHER, LOWER):
-        raise ValueError(f"better={better!r}: say which direction is better, 'higher' or 'lower'")
+def _check_better(better: str, neutral: bool = False) -> None:
+    allowed = (HIGHER, LOWER, NEUTRAL) if neutral else (HIGHER, LOWER)
+    if better not in allowed:
+        raise ValueError(f"better={better!r}: say which direction is better, one of {', '.join(allowed)}")
 
 
 def _finite(**values: float) -> None:
@@ -63,11 +64,12 @@ def compare(a_name: str, a: float, b_name: str, b: float, better: str = HIGHER,
     """Which of two numbers is better, judged against ``factor`` x the noise ``spread`` = (value, what it is).
 
     Without a spread the difference is reported as measured in one run ("single run, no noise estimate").
+    ``better="neither"`` compares sizes without a judgement ("A exceeds B by ...").
     """
-    _check_better(better)
+    _check_better(better, neutral=True)
     _finite(**{a_name: a, b_name: b})
     diff_fmt = diff_fmt or fmt
-    gain = (a - b) if better == HIGHER else (b - a)         # > 0: a is better
+    gain = (b - a) if better == LOWER else (a - b)          # > 0: a is better (or larger, when neutral)
     margin = factor * spread[0] if spread else 0.0
     if spread and spread[0] < 0:
         raise ValueError(f"spread {spread[0]!r} is negative: pass a standard deviation or standard error")
@@ -78,7 +80,10 @@ def compare(a_name: str, a: float, b_name: str, b: float, better: str = HIGHER,
                 f"{factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])}): {SAME}")
     else:
         winner, loser = (a_name, b_name) if outcome == "a" else (b_name, a_name)
-        text = f"{winner} beats {loser} by {diff_fmt.format(abs(a - b))} ({values}; {better} is better)"
+        if better == NEUTRAL:
+            text = f"{winner} exceeds {loser} by {diff_fmt.format(abs(a - b))} ({values})"
+        else:
+            text = f"{winner} beats {loser} by {diff_fmt.format(abs(a - b))} ({values}; {better} is better)"
         text += (f", more than {factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])})" if spread
                  else ", a single run without a noise estimate")
     verdict = {"kind": "compare", "a": {"name": a_name, "value": float(a)}, "b": {"name": b_name, "value": float(b)},
@@ -88,9 +93,11 @@ def compare(a_name: str, a: float, b_name: str, b: float, better: str = HIGHER,
 
 
 def best_of(values: Mapping[str, float], better: str = HIGHER, spread: tuple[float, str] | None = None,
-            factor: float = 2.0, fmt: str = "{:.3g}", what: str = "", key: str | None = None) -> Statement:
+            factor: float = 2.0, fmt: str = "{:.3g}", what: str = "", diff_fmt: str | None = None,
+            key: str | None = None) -> Statement:
     """The best of several named numbers, and whether it leads the runner-up by more than the noise."""
     _check_better(better)
+    diff_fmt = diff_fmt or fmt
     if len(values) < 2:
         raise ValueError(f"best_of needs at least two values to rank, got {list(values)}")
     _finite(**values)
@@ -103,11 +110,11 @@ def best_of(values: Mapping[str, float], better: str = HIGHER, spread: tuple[flo
     what = f" {what}" if what else ""
     if outcome == "clear":
         text = f"{first} has the best{what} ({listing}; {better} is better)"
-        text += (f", leading {second} by {fmt.format(lead)}, more than {factor:g}× the {spread[1]}" if spread
-                 else f", leading {second} by {fmt.format(lead)} in a single run without a noise estimate")
+        text += (f", leading {second} by {diff_fmt.format(lead)}, more than {factor:g}× the {spread[1]}" if spread
+                 else f", leading {second} by {diff_fmt.format(lead)} in a single run without a noise estimate")
     else:
-        text = (f"{first} and {second} share the best{what} ({listing}): their gap of {fmt.format(lead)} is within "
-                f"{factor:g}× the {spread[1]} ({fmt.format(spread[0])}), {SAME}")
+        text = (f"{first} and {second} share the best{what} ({listing}): their gap of {diff_fmt.format(lead)} is "
+                f"within {factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])}), {SAME}")
     verdict = {"kind": "best_of", "values": {n: float(v) for n, v in values.items()}, "better": better,
                "spread": float(spread[0]) if spread else None, "spread_label": spread[1] if spread else None,
                "factor": factor, "best": first, "runner_up": second, "outcome": outcome}
@@ -154,9 +161,24 @@ def agrees(name: str, error: float, tolerance: float, key: str | None = None) ->
     _finite(**{name: error})
     outcome = "agrees" if error <= tolerance else "disagrees"
     text = (f"{name}: agrees (max difference {error:.1e} ≤ tolerance {tolerance:.0e})" if outcome == "agrees"
-            else f"{name}: **does not agree** (max difference {error:.1e} > tolerance {tolerance:.0e})")
+            else f"{name}: does not agree (max difference {error:.1e} > tolerance {tolerance:.0e})")
     verdict = {"kind": "agrees", "error": float(error), "tolerance": tolerance, "outcome": outcome}
     return Statement(key or "agrees", text, verdict)
+
+
+def meets(name: str, value: float, goal_name: str, goal: float, better: str = LOWER, fmt: str = "{:.3g}",
+          key: str | None = None) -> Statement:
+    """Whether ``value`` meets a stated goal (at most ``goal`` when lower is better, at least when higher)."""
+    _check_better(better)
+    _finite(**{name: value, goal_name: goal})
+    ok = value <= goal if better == LOWER else value >= goal
+    outcome = "meets" if ok else "misses"
+    bound = "≤" if better == LOWER else "≥"
+    text = (f"{name} meets {goal_name} ({fmt.format(value)} {bound} {fmt.format(goal)})" if ok
+            else f"{name} misses {goal_name} ({fmt.format(value)}, goal {bound} {fmt.format(goal)})")
+    verdict = {"kind": "meets", "value": {"name": name, "value": float(value)},
+               "goal": {"name": goal_name, "value": float(goal)}, "better": better, "outcome": outcome}
+    return Statement(key or "meets", text, verdict)
 
 
 def recheck(verdict: Mapping[str, Any]) -> str:
@@ -164,7 +186,7 @@ def recheck(verdict: Mapping[str, Any]) -> str:
     kind = verdict["kind"]
     if kind == "compare":
         a, b = verdict["a"]["value"], verdict["b"]["value"]
-        gain = a - b if verdict["better"] == HIGHER else b - a
+        gain = b - a if verdict["better"] == LOWER else a - b
         margin = verdict["factor"] * (verdict["spread"] or 0.0)
         return "same" if abs(gain) <= margin else ("a" if gain > 0 else "b")
     if kind == "best_of":
@@ -177,6 +199,9 @@ def recheck(verdict: Mapping[str, Any]) -> str:
     if kind == "near":
         value, ref = verdict["value"]["value"], verdict["reference"]["value"]
         return "near" if abs(value - ref) <= verdict["rel_tol"] * abs(ref) else "far"
+    if kind == "meets":
+        value, goal = verdict["value"]["value"], verdict["goal"]["value"]
+        return "meets" if (value <= goal if verdict["better"] == LOWER else value >= goal) else "misses"
     if kind == "agrees":
         return "agrees" if verdict["error"] <= verdict["tolerance"] else "disagrees"
     raise ValueError(f"unknown verdict kind {kind!r}")

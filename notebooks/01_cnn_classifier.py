@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,jupyter,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -61,12 +61,15 @@ from helpers.engine_study import (activation_rows, compare_with_autograd, engine
 from helpers.latent import tsne_2d
 from helpers.metrics import confusion_matrix, most_confused_pairs
 from helpers.models.classifiers import (FortyFilterCNN, InceptionCNN, ResidualCNN, SequentialCNN,
-                                        conv_output_size)
+                                        architecture_columns, conv_output_size)
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import (architecture_graph, confusion_plot, curves, gradient_descent_1d_figure, image_grid,
                            scatter_2d)
-from helpers.theory import (backprop_222_by_autograd, backprop_222_by_hand, circular_conv, equivariance_error,
-                            jacobian_checks, shift, sigmoid_222_network)
+from helpers.statements import agrees, best_of, compare, meets, similar, standard_error
+from helpers.theory import (backprop_222_by_autograd, backprop_222_by_hand, circular_conv, conv2d_jacobian_checks,
+                            cross_entropy_222, equivariance_error, finite_difference_222, jacobian_checks,
+                            linearity_error, named_derivatives_222, position_bias_errors, shift, sigmoid_222_network,
+                            update_step_222)
 from sklearn.metrics import silhouette_score
 from helpers.training import BestModelCheckpoint, Trainer, count_parameters, predict
 
@@ -145,14 +148,19 @@ top_true, top_pred = (mnist_test.classes.index(c) for c in pairs[0][:2])
 reverse = int(matrix[top_pred, top_true])          # how often the top pair is confused the other way
 run.record("002.P4.2", test_acc=test_acc40, train_acc=history40.last("train_acc"), epochs=cnn40_epochs,
            top_confusion=f"{pairs[0][0]}->{pairs[0][1]}", top_confusion_count=pairs[0][2])
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+symmetry = compare(f"{pairs[0][0]} → {pairs[0][1]}", pairs[0][2], f"{pairs[0][1]} → {pairs[0][0]}", reverse,
+                   better="neither", spread=(np.sqrt(pairs[0][2] + reverse), "Poisson noise of the two counts"),
+                   fmt="{:.0f}", key="top_confusion_direction")
 display(Markdown(
     f"Test accuracy after {cnn40_epochs} epochs: **{test_acc40:.2%}** on {len(mnist_test)} "
     f"`{mnist_dataset}` test images. The most frequent confusions (true → predicted) are "
     + "; ".join(f"**{a} → {b}** ({n} images, {share:.1%} of the {a}s)" for a, b, n, share in pairs)
-    + f". The top confusion is {'one-sided' if reverse < pairs[0][2] / 2 else 'roughly symmetric'} "
-    f"({pairs[0][1]} → {pairs[0][0]}: {reverse} images). Digits confused "
-    "this way differ by a short stroke or a closed versus open loop (a 7 with a long tail against a 9, "
-    "a 4 with a closed top against a 9, a 5 against a 3 or 6): local, few-pixel differences that a "
+    + f". Is the top confusion one-sided? {run.verdict('002.P4.2', symmetry)}"
+    + (" (a roughly symmetric confusion)." if symmetry.outcome == "same" else " (a one-sided confusion).")
+    + " Digits confused this way differ by a short stroke or a closed versus open loop (a 7 with a long tail "
+    "against a 9, a 4 with a closed top against a 9, a 5 against a 3 or 6): local, few-pixel differences that a "
     "small CNN trained for a few epochs on a few thousand digits has not fully learned."))
 
 # %% [markdown]
@@ -182,6 +190,8 @@ ex1_train, ex1_test = load_splits(ex1_dataset)
 ex1_train, ex1_test = ex1_train.limited(train_limit or ex1_train_limit, seed), ex1_test.limited(test_limit, seed)
 channels, side = ex1_train.images.shape[1], ex1_train.images.shape[-1]
 architectures = {"sequential": SequentialCNN, "inception": InceptionCNN, "residual": ResidualCNN}
+structures = {"sequential": "one path", "inception": "stem + 2 blocks of 4 parallel paths",
+              "residual": "stem + 3 residual blocks (shortcuts)"}
 ex1_histories, ex1_rows = {}, []
 for name, cls in architectures.items():
     model = cls(in_channels=channels, n_classes=len(ex1_train.classes))
@@ -193,7 +203,8 @@ for name, cls in architectures.items():
                       ).fit(model, ex1_train, ex1_test)
     best_epoch = int(np.argmax(history.epoch["test_acc"]))
     ex1_histories[name] = history.epoch
-    ex1_rows.append({"model": name, "params": count_parameters(model), "callback": "best test acc",
+    ex1_rows.append({"model": name, "structure": structures[name], **architecture_columns(model),
+                     "params": count_parameters(model), "callback": "best test acc",
                      "best epoch": best_epoch + 1, "train acc %": 100 * history.epoch["train_acc"][best_epoch],
                      "test acc %": 100 * history.epoch["test_acc"][best_epoch],
                      "time s": history.last("time_s")})
@@ -203,23 +214,31 @@ for name, cls in architectures.items():
 run.figure(curves(ex1_histories, ["test_acc"], ylabel="test accuracy",
                   title=f"004.Ex1 test accuracy per epoch {run.caption('004.Ex1')}"), "004_Ex1_test_accuracy")
 ex1_table = pd.DataFrame(ex1_rows).set_index("model").round(2)
-best_name = ex1_table["test acc %"].idxmax()
 for name, row in ex1_table.iterrows():
     run.record(f"004.Ex1.{name}", train_acc=row["train acc %"] / 100, test_acc=row["test acc %"] / 100,
                params=int(row["params"]))
 display(Markdown(f"**Table 1** — {ex1_dataset} ({run.profile} profile), {len(ex1_train)} training and "
                  f"{len(ex1_test)} test images, {ex1_epochs} epochs, Adam "
-                 f"lr {ex1_lr}, batch {batch_size}; accuracies are those of the checkpoint the callback kept."))
+                 f"lr {ex1_lr}, batch {batch_size}; every conv has its batch norm and ReLU; kernel/stride/padding "
+                 "lists each distinct conv shape with its count; accuracies are those of the checkpoint the "
+                 "callback kept."))
 ex1_table
 
-# %%
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+ex1_best = best_of(ex1_table["test acc %"].to_dict(), what="test accuracy", fmt="{:.2f}%", diff_fmt="{:.2f} points",
+                   key="best_model",
+                   spread=(100 * standard_error(ex1_table["test acc %"].max() / 100, len(ex1_test)),
+                           f"standard error of an accuracy on {len(ex1_test)} test images"))
+ex1_sizes = similar(ex1_table["params"].to_dict(), "parameter counts", key="parameter_counts")
 display(Markdown(
-    f"The best configuration here is **{best_name}** with {ex1_table.loc[best_name, 'test acc %']:.2f}% "
-    f"test accuracy on `{ex1_dataset}` ({int(ex1_table.loc[best_name, 'params']):,} parameters). "
-    "The three networks have similar parameter counts, so the differences come from how features "
-    "are combined: parallel paths see several receptive-field sizes at once, and shortcuts make "
-    "the deeper stack easier to optimise. With only a few epochs the ranking can change between "
-    "seeds, so small gaps (under about half a percentage point) should not be over-read."))
+    f"On `{ex1_dataset}`: {run.verdict('004.Ex1', ex1_best)}. In size, {run.verdict('004.Ex1', ex1_sizes)}"
+    + (", so the differences come from how features are combined rather than from capacity."
+       if ex1_sizes.outcome == "similar" else
+       ", so capacity and the way features are combined are confounded here: a larger network may win "
+       "simply by being larger.")
+    + " Parallel paths see several receptive-field sizes at once, and shortcuts make the deeper stack easier "
+    "to optimise. One seed per model: the standard error above is the test-set noise only, not the "
+    "seed-to-seed spread of training."))
 
 # %% [markdown]
 # ## 001 A tiny CNN with hand-written backpropagation
@@ -244,6 +263,10 @@ fd_rows = finite_difference_check(engine.tiny_cnn(seed, torch.float64), engine_t
 run.record("001.gradcheck", max_relative_error=max(r["relative error"] for r in fd_rows))
 pd.DataFrame(fd_rows)
 
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+display(Markdown(run.verdict("001.gradcheck", agrees("hand-written conv-1 gradient vs central differences (relative error)",
+                                                     max(r["relative error"] for r in fd_rows), 1e-6, key="finite_differences"))))
+
 # %% [markdown]
 # ### 001.3-4 Training with vanilla SGD, momentum and RMSProp
 #
@@ -256,7 +279,9 @@ optimizer_settings = {"SGD η=0.001": ("sgd", {"lr": 1e-3}),
                       "momentum η=0.001 α=0.9": ("momentum", {"lr": 1e-3, "alpha": 0.9}),
                       "RMSProp η=0.001 ρ=0.9": ("rmsprop", {"lr": 1e-3, "rho": 0.9}),
                       f"extra: SGD tuned η={engine_tuned_lr}": ("sgd", {"lr": engine_tuned_lr})}
-engine_runs = {label: train_engine(kind, options, engine_train, engine_test, engine_epochs, engine_batch, seed)
+probe_digits = [int((engine_test.labels == d).nonzero()[0]) for d in (0, 4, 7)]   # for 001.5b's activation maps
+engine_runs = {label: train_engine(kind, options, engine_train, engine_test, engine_epochs, engine_batch, seed,
+                                   probe=engine_test.images[probe_digits])
                for label, (kind, options) in optimizer_settings.items()}
 engine_histories = {label: r.history for label, r in engine_runs.items()}
 run.figure(curves(engine_histories, ["train_error", "test_error"], ylabel="error rate",
@@ -279,54 +304,82 @@ for (label, row), key in zip(engine_table.iterrows(), ["sgd", "momentum", "rmspr
                last_train_loss=engine_runs[label].history["train_loss"][-1])
 engine_table
 
-# %%
-sgd_label, rms_label = list(engine_runs)[0], list(engine_runs)[2]
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+sgd_label, mom_label, rms_label, tuned_label = list(engine_runs)
+final_loss = {label.split(" η")[0]: engine_runs[label].history["train_loss"][-1] for label in (sgd_label, mom_label, rms_label)}
+acc100 = engine_table.iloc[:, 0]
+n_small = len(engine_test)
+se100 = (100 * standard_error(acc100.max() / 100, n_small), f"standard error of an accuracy on {n_small} test images")
 display(Markdown(
-    f"With the assignment's $\\eta=0.001$, vanilla SGD is by far the slowest learner in {engine_epochs} epochs: its "
-    f"training loss goes from {engine_runs[sgd_label].history['train_loss'][0]:.3f} to {engine_runs[sgd_label].history['train_loss'][-1]:.3f} "
-    f"(RMSProp: to {engine_runs[rms_label].history['train_loss'][-1]:.3f}) and its test accuracy ends at "
-    f"{engine_table.iloc[0, 0]:.0f}%. Momentum with $\\alpha=0.9$ takes steps about "
-    f"$1/(1-\\alpha)=10$ times larger and reaches {engine_table.iloc[1, 0]:.0f}%; RMSProp divides each step by the running "
-    f"RMS of its gradient, so its step size is about $\\eta$ per weight whatever the gradient scale, and it reaches "
-    f"{engine_table.iloc[2, 0]:.0f}%. The clearly labelled extra run shows that SGD itself is fine once the learning "
-    f"rate suits the loss scale ($\\eta={engine_tuned_lr}$: {engine_table.iloc[3, 0]:.0f}%). With only 100 test "
-    "images, one image is one percentage point: differences of a few points are within noise."))
+    f"With the assignment's $\\eta=0.001$ and {engine_epochs} epochs, final training loss: "
+    f"{run.verdict('001', best_of(final_loss, better='lower', what='final training loss', fmt='{:.3f}', key='fastest_learner'))}"
+    f" (vanilla SGD started at {engine_runs[sgd_label].history['train_loss'][0]:.3f}). Test accuracy on the "
+    f"{n_small} assignment images: {run.verdict('001', compare('momentum', acc100.iloc[1], 'SGD', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='momentum_vs_sgd'))}; "
+    f"{run.verdict('001', compare('RMSProp', acc100.iloc[2], 'SGD', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='rmsprop_vs_sgd'))}. "
+    "Why: momentum with $\\alpha=0.9$ takes steps about $1/(1-\\alpha)=10$ times larger than SGD once the velocity "
+    "has built up; RMSProp divides each step by the running RMS of its gradient, so its step is about $\\eta$ per "
+    "weight whatever the gradient scale. The clearly labelled extra run tests whether SGD itself is at fault or only "
+    f"its learning rate: {run.verdict('001', compare(f'SGD η={engine_tuned_lr}', acc100.iloc[3], 'SGD η=0.001', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='tuned_sgd_vs_sgd'))}."))
 
 # %% [markdown]
 # ### Mini-batch size
 #
-# RMSProp (the assignment's settings) with several mini-batch sizes, same epochs: smaller batches
-# make more updates per epoch (1000/B) but each costs more per image.
+# Each of the three optimizers (the assignment's settings) with several mini-batch sizes, same
+# epochs and initial weights: smaller batches make more updates per epoch (1000/B), each from a
+# noisier gradient. The runs at `engine_batch` are the ones above, reused.
 
 # %%
-batch_runs = {b: engine_runs[rms_label] if b == engine_batch else  # same seed and settings: reuse that run
-              train_engine("rmsprop", {"lr": 1e-3, "rho": 0.9}, engine_train, engine_test, engine_epochs, b, seed)
-              for b in engine_batch_sizes}
-batch_table = pd.DataFrame([{"batch size": b, "updates / epoch": -(-len(engine_train) // b),
+assignment_optimizers = {"SGD": sgd_label, "momentum": mom_label, "RMSProp": rms_label}
+batch_runs = {(name, b): engine_runs[label] if b == engine_batch else   # same seed and settings: reuse that run
+              train_engine(*optimizer_settings[label], engine_train, engine_test, engine_epochs, b, seed)
+              for name, label in assignment_optimizers.items() for b in engine_batch_sizes}
+batch_table = pd.DataFrame([{"optimizer": name, "batch size": b, "updates / epoch": -(-len(engine_train) // b),
+                             "final train loss": r.history["train_loss"][-1],
                              "final train error": r.history["train_error"][-1], "final test error": r.history["test_error"][-1],
-                             "seconds": r.seconds} for b, r in batch_runs.items()]).set_index("batch size").round(3)
-run.record("001.batch_sizes", **{f"test_error_b{b}": r.history["test_error"][-1] for b, r in batch_runs.items()})
-run.figure(curves({f"batch {b}": r.history for b, r in batch_runs.items()}, ["test_error"], ylabel="test error rate",
-                  title=f"001 RMSProp test error by mini-batch size {run.caption('001')}"), "001_batch_sizes")
-batch_table
+                             "seconds": r.seconds} for (name, b), r in batch_runs.items()]).set_index(["optimizer", "batch size"])
+run.record("001.batch_sizes", **{f"test_error_{name}_b{b}": r.history["test_error"][-1] for (name, b), r in batch_runs.items()})
+fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
+for ax, name in zip(axes, assignment_optimizers):
+    curves({f"batch {b}": batch_runs[name, b].history for b in engine_batch_sizes}, ["test_error"], ax=ax,
+           ylabel="test error rate", title=name)
+fig.suptitle(f"001 test error per epoch by mini-batch size {run.caption('001')}")
+run.figure(fig, "001_batch_sizes")
+batch_table.round(3)
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+lines = []
+for name in assignment_optimizers:
+    errors = {f"batch {b}": 100 * batch_table.loc[(name, b), "final test error"] for b in engine_batch_sizes}
+    margin = (100 * standard_error(min(errors.values()) / 100, n_small), f"standard error on {n_small} test images")
+    small, large = min(engine_batch_sizes), max(engine_batch_sizes)
+    lines.append(f"- **{name}**: {run.verdict('001.batch_sizes', best_of(errors, better='lower', spread=margin, fmt='{:.0f}%', what='final test error', key=f'{name}_best_batch'))}; "
+                 f"smallest vs largest batch in final training loss: "
+                 f"{run.verdict('001.batch_sizes', compare(f'batch {small}', batch_table.loc[(name, small), 'final train loss'], f'batch {large}', batch_table.loc[(name, large), 'final train loss'], better='lower', fmt='{:.3f}', key=f'{name}_small_vs_large_batch'))}.")
+display(Markdown(
+    "\n".join(lines) + "\n\nAt a fixed number of epochs a smaller batch means more updates, which matters most "
+    "where each update is small (SGD and momentum with $\\eta=0.001$); RMSProp normalises its steps, so the "
+    "number of updates matters less to it and the gradient noise of tiny batches more. The error rates are on "
+    f"{n_small} test images, so a difference of one or two images is not a finding."))
 
 # %% [markdown]
 # ### 001.5b Activation maps
 #
 # For three test digits: the input, the four ReLU maps of conv 1 (28×28) and the four of conv 2
-# (14×14), from the RMSProp network after the last epoch. Each map has its own contrast stretch.
+# (14×14), from the RMSProp network after the first and after the last epoch. Each map has its
+# own contrast stretch.
 
 # %%
-rms_net = engine_runs[rms_label].net
-picks = [int((engine_test.labels == d).nonzero()[0]) for d in (0, 4, 7)]
-maps = activation_rows(rms_net, engine_test.images[picks])
-run.figure(image_grid(maps, f"001 input | conv1 maps x4 | conv2 maps x4, digits 0, 4, 7 {run.caption('001')}",
-                      ncols=9, normalize=True, cell=1.0), "001_activation_maps")
+for epoch, maps in engine_runs[rms_label].activations.items():
+    run.figure(image_grid(maps, f"001 after epoch {epoch}: input | conv1 maps x4 | conv2 maps x4, digits 0, 4, 7 "
+                                f"{run.caption('001')}", ncols=9, normalize=True, cell=1.0),
+               f"001_activation_maps_epoch{epoch}")
 
 # %% [markdown]
-# The first layer's maps are stroke detectors: each lights up on edges of one orientation or on the
-# stroke interior. After pooling, the second layer's 14×14 maps respond to combinations (corners,
-# loop parts) and are sparser — the bottleneck keeps *where* these parts are on a 7×7 grid.
+# What to look for: the first layer's maps act as stroke detectors, each lighting up on edges of one
+# orientation or on the stroke interior; after pooling, the second layer's 14×14 maps respond to
+# combinations (corners, loop parts) and are sparser — the bottleneck keeps *where* these parts are
+# on a 7×7 grid. Between the two epochs the maps sharpen as the filters leave their random start;
+# the silhouette below measures the same change in numbers.
 #
 # ### 001.6 t-SNE of the bottleneck features
 #
@@ -343,9 +396,11 @@ run.figure(fig, "001_tsne_bottleneck")
 first_epoch, last_epoch = engine_runs[rms_label].bottlenecks
 silhouettes = {e: silhouette_score(engine_runs[rms_label].bottlenecks[e], engine_test.labels) for e in (first_epoch, last_epoch)}
 run.record("001.tsne", silhouette_first=silhouettes[first_epoch], silhouette_last=silhouettes[last_epoch])
-display(Markdown(f"Silhouette of the 196-D bottleneck features: {silhouettes[first_epoch]:.3f} after epoch {first_epoch}, "
-                 f"{silhouettes[last_epoch]:.3f} after epoch {last_epoch} "
-                 f"({'higher: classes are better separated' if silhouettes[last_epoch] > silhouettes[first_epoch] else 'not higher'})."))
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+display(Markdown("Silhouette of the 196-D bottleneck features (higher: classes better separated): " + run.verdict(
+    "001.tsne", compare(f"after epoch {last_epoch}", silhouettes[last_epoch], f"after epoch {first_epoch}",
+                        silhouettes[first_epoch], fmt="{:.3f}", key="separation_grows")) + "."))
 
 # %% [markdown]
 # The silhouette score (computed on the 196-D features, not on the t-SNE picture) measures how much
@@ -355,32 +410,52 @@ display(Markdown(f"Silhouette of the 196-D bottleneck features: {silhouettes[fir
 # ### The engine against torch autograd
 #
 # The same network, initial weights, batches and RMSProp settings trained with torch autograd and
-# `torch.optim.RMSprop` (whose `alpha` is our $\rho$): the per-epoch training losses agree to float32
-# rounding, which is the evidence that the hand-written backward pass is the true gradient.
+# `torch.optim.RMSprop` (whose `alpha` is our $\rho$): if the per-epoch training losses agree to
+# float32 rounding, that is the evidence that the hand-written backward pass is the true gradient.
 
 # %%
 twin = compare_with_autograd(engine_train, engine_test, engine_epochs, engine_batch, seed)
 run.record("001.autograd_twin", max_abs_loss_difference=twin["max_abs_difference"])
 pd.DataFrame(twin["table"]).set_index("epoch").round(6)
 
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+display(Markdown(run.verdict("001.autograd_twin", agrees("engine vs autograd training loss per epoch (float32)",
+                                                         twin["max_abs_difference"], 1e-4, key="same_training"))))
+
 # %% [markdown]
-# ## 000.T1 Convolution is shift-equivariant (LTI)
+# ## 000.T1 Convolution is linear and shift-invariant (LTI)
 #
-# For $y = h * x$, $y[n] = \sum_k h[k]\,x[n-k]$. Shift the input, $x'[n] = x[n-s]$:
+# For $y = h * x$, $y[n] = \sum_k h[k]\,x[n-k]$.
+#
+# **Linear.** For inputs $x_1, x_2$ and scalars $a, b$:
+# $(h * (a x_1 + b x_2))[n] = \sum_k h[k]\,(a x_1[n-k] + b x_2[n-k]) = a (h*x_1)[n] + b (h*x_2)[n]$,
+# because the sum is linear in $x$ for every fixed $h$.
+#
+# **Shift-invariant** (in the signal-processing sense: the *system* does not change with position,
+# so the output is *equivariant*). Shift the input, $x'[n] = x[n-s]$:
 # $y'[n] = \sum_k h[k]\,x[n-s-k] = y[n-s]$. So convolving a shifted input gives the shifted output,
 # for every filter $h$ and shift $s$ (with circular indexing on a finite image, exactly; with zero
-# padding, away from the borders). Numerically, with a random image and a random $5\times5$ filter:
+# padding, away from the borders). Numerically, with random images, scalars and a random $5\times5$ filter:
 
 # %%
 image, kernel = torch.randn(28, 28, dtype=torch.float64), torch.randn(5, 5, dtype=torch.float64)
 t1_error = max(equivariance_error(lambda v: circular_conv(v, kernel), image, dy, dx) for dy, dx in [(1, 0), (3, -2), (7, 5)])
-run.record("000.T1", max_shift_error=t1_error)
-print(f"max |conv(shift(x)) - shift(conv(x))| over three shifts: {t1_error:.2e}")
+t1_linearity = max(linearity_error(seed + i) for i in range(3))
+run.record("000.T1", max_shift_error=t1_error, max_linearity_error=t1_linearity)
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+display(Markdown(
+    f"- {run.verdict('000.T1', agrees('shift: max |conv(shift(x)) − shift(conv(x))| over three shifts', t1_error, 1e-10, key='shift'))}\n"
+    f"- {run.verdict('000.T1', agrees('linearity: max |h*(ax₁+bx₂) − (a h*x₁ + b h*x₂)| over three draws', t1_linearity, 1e-10, key='linearity'))}"))
 
 # %% [markdown]
 # ## 000.T2 Which layers are shift-invariant or equivariant?
 #
 # * **Additive constant** $y = x + c$: shift-equivariant (a constant is the same everywhere).
+#   A **position-dependent bias** $y[n] = x[n] + b[n]$ (a bias *map*, as in a locally connected
+#   layer or an FC layer's bias on a flattened image) is *not*: $y'[n] = x[n-s] + b[n]$ while the
+#   shifted output is $x[n-s] + b[n-s]$; they differ by $b[n] - b[n-s]$, zero for every shift only
+#   when $b$ is constant. Content moves with the input; the bias pattern stays where it is.
 # * **Pointwise non-linearity** (ReLU): equivariant — it acts on each position independently.
 # * **Strided pooling** by a factor $s>1$: *not* equivariant for shifts that are not multiples of
 #   $s$; a shift by $s$ gives an output shifted by 1 (equivariance only on the coarser grid).
@@ -398,9 +473,25 @@ t2 = {"constant": ("additive constant, shift (3, 1)", equivariance_error(lambda 
       "pool_odd_shift": ("max-pool /2, shift (1, 0) -> no output shift fits", min(
           equivariance_error(pool, x, 1, 0, out_shift=(0, 0)), equivariance_error(pool, x, 1, 0, out_shift=(1, 0)))),
       "cnn_invariance_shift4": ("whole tiny CNN logits, input shift (4, 0)", (cnn(shift(x, 4, 0)) - cnn(x)).abs().max().item())}
+bias = position_bias_errors(seed)
+t2["bias_map"] = ("position-dependent bias map b[n], shift (3, 1)", bias["bias_map"])
+t2["bias_map_predicted"] = ("   predicted: max |b - shift(b)|", bias["bias_map_predicted"])
 run.record("000.T2", **{key: value for key, (_, value) in t2.items()})
-t2 = {label: value for label, value in t2.values()}
-pd.Series(t2, name="max abs difference").to_frame()
+t2_table = pd.Series({label: value for label, value in t2.values()}, name="max abs difference").to_frame()
+t2_table
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+bias_claim = f"a bias map's equivariance error ({t2['bias_map'][1]:.3f}) is the predicted max |b − shift(b)|"
+display(Markdown(
+    f"- {run.verdict('000.T2', agrees('additive constant is equivariant', t2['constant'][1], 1e-12, key='constant'))}\n"
+    f"- {run.verdict('000.T2', agrees('ReLU is equivariant', t2['relu'][1], 1e-12, key='relu'))}\n"
+    f"- {run.verdict('000.T2', agrees('max-pool /2 with an even shift is equivariant on the coarse grid', t2['pool_even_shift'][1], 1e-12, key='pool_even'))}\n"
+    f"- {run.verdict('000.T2', agrees(bias_claim, abs(t2['bias_map'][1] - t2['bias_map_predicted'][1]), 1e-12, key='bias_map'))}\n"
+    f"- {run.verdict('000.T2', agrees('max-pool /2 with an odd shift (1, 0) is equivariant for output shift (0, 0) or (1, 0)', t2['pool_odd_shift'][1], 1e-12, key='pool_odd'))}\n"
+    f"- {run.verdict('000.T2', agrees('the tiny CNN (flatten + FC head) is shift-invariant for a 4-pixel shift', t2['cnn_invariance_shift4'][1], 1e-12, key='cnn_invariant'))}\n\n"
+    + ("As the answers above predict, the last two claims fail: strided pooling and a flatten + FC head break "
+       "equivariance." if t2["pool_odd_shift"][1] > 1e-12 and t2["cnn_invariance_shift4"][1] > 1e-12 else
+       "The answers above predict that the last two claims fail; here at least one holds, so look at the table.")))
 
 # %% [markdown]
 # ## 000.T3 Jacobians of three layers
@@ -410,13 +501,32 @@ pd.Series(t2, name="max abs difference").to_frame()
 #   $\partial y_i/\partial W_{kj} = \delta_{ik} x_j$.
 # * **Convolution** $y_i = \sum_j h_j\,x_{i+j-1}$ (1-D, "same" padding, as torch computes it):
 #   $\partial y_i/\partial x_l = h_{l-i+1}$ — a banded Toeplitz matrix with the filter on its diagonals.
+# * **2-D multi-channel convolution** (a conv layer: $C$ input and $O$ output channels, kernel
+#   $K \in \mathbb R^{O\times C\times k\times k}$, padding $p$, stride 1, cross-correlation as torch computes it):
+#   $y_{o,i,j} = b_o + \sum_{c}\sum_{u,v} K_{o,c,u,v}\, x_{c,\,i+u-p,\,j+v-p}$.
+#   *W.r.t. the input:* $\partial y_{o,i,j}/\partial x_{c,k,l} = K_{o,c,\,k-i+p,\,l-j+p}$ when
+#   $0 \le k-i+p,\ l-j+p < k$, else 0. Ordering rows by $(o,i,j)$ and columns by $(c,k,l)$, $J_x$ is an
+#   $O\times C$ grid of blocks; block $(o,c)$ depends only on $(k-i, l-j)$, so it is
+#   **doubly block-Toeplitz**: a Toeplitz arrangement (over the row offset $k-i$) of Toeplitz blocks (over
+#   the column offset $l-j$), each built from one row $K_{o,c,u,\cdot}$ of the kernel — the 2-D version of
+#   the banded matrix above, and sparse ($k^2 C$ non-zeros per row).
+#   *W.r.t. the kernel:* $\partial y_{o,i,j}/\partial K_{o',c,u,v} = \delta_{oo'}\, x_{c,\,i+u-p,\,j+v-p}$
+#   (zero-padded): row $(o,i,j)$ holds the input patch under output pixel $(i,j)$ — the *im2col*
+#   matrix, repeated block-diagonally for each output channel — and $\partial y_{o,i,j}/\partial b_{o'} = \delta_{oo'}$.
 #
-# Compared with `torch.autograd.functional.jacobian` (max absolute difference):
+# Compared with `torch.autograd.functional.jacobian` (max absolute difference; the 2-D case with 2
+# input and 3 output channels, a $5\times5$ image, a $3\times3$ kernel and padding 1), plus the
+# Toeplitz structure itself (entries one step down a block's diagonal are equal):
 
 # %%
-t3 = jacobian_checks(seed)
+t3 = {**jacobian_checks(seed), **conv2d_jacobian_checks(seed)}
 run.record("000.T3", max_difference=max(t3.values()))
-pd.Series(t3, name="max abs difference").to_frame()
+t3_table = pd.Series(t3, name="max abs difference").to_frame()
+t3_table
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+display(Markdown("\n".join(f"- {run.verdict('000.T3', agrees(name, error, 1e-10, key=name.split(':')[0] + str(i)))}"
+                            for i, (name, error) in enumerate(t3.items()))))
 
 # %% [markdown]
 # ## 002.P1 Gradient descent in one dimension; online learning
@@ -480,6 +590,12 @@ print(f"max |autograd dC/dz - (a - y)| = {delta_error:.2e}")
 # compute the first iteration's derivatives with the backprop equations
 # $\delta^2 = a^2 - y$ (cross-entropy with sigmoid outputs), $\delta^1 = (W^2)^T\delta^2 \odot a^1(1-a^1)$,
 # $\partial C/\partial W^l = \delta^l (a^{l-1})^T$, $\partial C/\partial b^l = \delta^l$ — and by autograd.
+# Naming the weights as in the usual figure ($w_1..w_4$: input → hidden, $w_1 = W^1_{11}$,
+# $w_2 = W^1_{12}$, $w_3 = W^1_{21}$, $w_4 = W^1_{22}$; $w_5..w_8$ likewise for hidden → output;
+# biases $b_1, b_2$ on $h_1, h_2$ and $b_3, b_4$ on $o_1, o_2$), each single derivative is one entry,
+# e.g. $\partial C/\partial w_5 = \delta^2_1\, a^1_1$ and $\partial C/\partial w_1 = \delta^1_1\, x_1$.
+# The first iteration then updates every parameter by $\theta \leftarrow \theta - \eta\,\partial C/\partial\theta$;
+# the assignment gives no learning rate, so we take $\eta = 0.5$.
 
 # %%
 p33 = sigmoid_222_network()
@@ -490,6 +606,25 @@ p33_table = pd.DataFrame([{"quantity": k, "by hand": by_hand[k].flatten().numpy(
 p33_error = max((by_hand[k] - by_autograd[k]).abs().max().item() for k in by_autograd)
 run.record("002.P3.3", max_difference=p33_error)
 p33_table
+
+# %%
+eta33 = 0.5
+stepped33 = update_step_222(p33, by_hand, eta33)
+numeric33 = finite_difference_222(p33)
+per_weight = pd.DataFrame({"initial θ": named_derivatives_222(p33), "∂C/∂θ by hand": named_derivatives_222(by_hand),
+                           "∂C/∂θ autograd": named_derivatives_222(by_autograd),
+                           "∂C/∂θ finite differences": named_derivatives_222(numeric33),
+                           f"θ after one step (η={eta33})": named_derivatives_222(stepped33)})
+cost_before, cost_after = cross_entropy_222(p33).item(), cross_entropy_222(stepped33).item()
+fd_error33 = (per_weight["∂C/∂θ by hand"] - per_weight["∂C/∂θ finite differences"]).abs().max()
+run.record("002.P3.3", eta=eta33, cost_before=cost_before, cost_after=cost_after, max_fd_difference=fd_error33)
+per_weight.round(6)
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+display(Markdown(
+    f"- {run.verdict('002.P3.3', agrees('derivatives by hand vs autograd', p33_error, 1e-12, key='autograd'))}\n"
+    f"- {run.verdict('002.P3.3', agrees('derivatives by hand vs central finite differences (ε = 1e-6)', fd_error33, 1e-8, key='finite_differences'))}\n"
+    f"- cost of the example: {run.verdict('002.P3.3', compare('after one step', cost_after, 'before', cost_before, better='lower', fmt='{:.4f}', key='step_lowers_cost'))}."))
 
 # %% [markdown]
 # **Bonus** — *softmax* is a "soft" version of the maximum: as the logits are scaled up, the output
@@ -508,11 +643,16 @@ hand_s, auto_s = engine_vs_autograd(engine_train.images, engine_train.labels, en
 run.record("001.benchmark", engine_s=hand_s, autograd_s=auto_s, ratio=hand_s / auto_s, images=len(engine_train))
 accs = "; ".join(f"{label}: {row.iloc[0]:.0f}% (100 images), {row.iloc[1]:.1f}% (all {len(engine_test_all)})"
                  for label, row in engine_table.iterrows())
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
 display(Markdown(
     f"Final test accuracies after {engine_epochs} epochs {run.caption('001')}: {accs}. Largest finite-difference "
     f"relative error {max(r['relative error'] for r in fd_rows):.1e}; engine vs autograd training-loss difference "
     f"{twin['max_abs_difference']:.1e}. One epoch of {len(engine_train)} images takes {hand_s:.2f} s by hand and "
-    f"{auto_s:.2f} s with autograd: a ratio of {hand_s / auto_s:.2f}x (goal: within 3x)."))
+    f"{auto_s:.2f} s with autograd; against the goal of staying within 3× of autograd: "
+    + run.verdict("001.benchmark", meets("the engine/autograd time ratio", hand_s / auto_s, "the goal of 3×", 3.0,
+                                         fmt="{:.2f}×", key="within_goal"))
+    + " (timed once, on whatever else this machine was running)."))
 
 # %% [markdown]
 # ## Summary

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,jupyter,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -60,17 +60,18 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Markdown, display
+from IPython.display import Image, Markdown, display
 from torch import nn
 
 from helpers.checkpoint import save_model
-from helpers.data import load_splits
-from helpers.latent import latent_stats, pca_basis, principal_angles, random_codes, tsne_2d
+from helpers.data import FASHION_GROUPS, load_splits
+from helpers.latent import class_silhouettes, latent_stats, pca_basis, principal_angles, random_codes, tsne_2d
 from helpers.models import autoencoders as ae
 from helpers.models.composite import EncoderHead, freeze
 from helpers.notebook import start_notebook, summary_table
-from helpers.plots import curves, image_grid, image_rows, scatter_2d
+from helpers.plots import architecture_graph, curves, image_grid, image_rows, scatter_2d
 from helpers.search import grid_search
+from helpers.statements import best_of, compare, near, standard_error
 from helpers.training import Trainer, count_parameters, predict
 
 run = start_notebook("02_autoencoders", globals(),
@@ -97,9 +98,9 @@ print(mnist_train, mnist_test, sep="\n")
 # **Exploring the FC layer:** the same network without it reaches $d=12$ with a last conv
 # ($32\to3$ channels, $3\times3$ stride 3, so $3\times2\times2=12$) and a mirrored transposed conv.
 # **Training note:** the L1 gradient is only the sign of the error, and most MNIST pixels are 0, so
-# the first thing the AE learns is the all-black image (test L1 ≈ the mean ink, 0.13). With
-# batches of 128 it stayed there for the whole of a 12-epoch trial run; with batches of
-# `ae_batch` = 32 (4× more steps) it leaves that plateau after about three epochs.
+# the first thing the AE learns is the all-black image (its test L1 is the mean ink of the test
+# digits, computed below as the *black-image baseline*). In a trial run with batches of 128 it
+# stayed there for all of 12 epochs; batches of `ae_batch` = 32 give 4× more steps.
 
 # %%
 ae_models, ae_histories = {}, {}
@@ -126,21 +127,35 @@ with torch.no_grad():
     run.figure(image_rows({"input": shown, **{n: predict(m, shown) for n, m in ae_models.items()}},
                           f"000.1 test digits and reconstructions, d={latent_dim} {run.caption('000')}"),
                "000_1_recon")
-better = fc_table["test L1"].idxmin()
-stuck = [n for n in fc_table.index if fc_table.loc[n, "test L1"] > 0.12]
+black_l1 = mnist_test.images.abs().mean().item()         # L1 of the all-black reconstruction = mean ink
+run.record("000.1", black_image_l1=black_l1)
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+plateau = {n: compare(n, fc_table.loc[n, "test L1"], "the black image", black_l1, better="lower", fmt="{:.4f}",
+                      spread=(0.05 * black_l1, "tolerance of 5% of the baseline"), key=f"plateau: {n}")
+           for n in fc_table.index}
+stuck = [n for n, st in plateau.items() if st.outcome != "a"]
+fc_vs_conv = compare("AE with FC", fc_table.loc["AE with FC", "test L1"], "AE without FC, linear output",
+                     fc_table.loc["AE without FC, linear output", "test L1"], better="lower", fmt="{:.4f}", key="fc_vs_conv")
 display(Markdown(
-    f"After {ae_epochs} epochs the AE **with** the FC bottleneck reaches test L1 "
-    f"**{fc_table.loc['AE with FC', 'test L1']:.4f}**; without it, at the same $d={latent_dim}$, the network reaches "
-    f"**{fc_table.loc['AE without FC', 'test L1']:.4f}** with a sigmoid output and "
-    f"**{fc_table.loc['AE without FC, linear output', 'test L1']:.4f}** with a linear output (the same layers minus "
-    f"the final sigmoid, pixels clipped to $[0, 1]$ only for display). The best is *{better}*. "
-    + (f"A test L1 near 0.13 ({', '.join(stuck)}) means the model never left the all-black plateau (see the "
-       "training note): the sigmoid's flat tails plus the sign-only L1 gradient trap the conv-bottleneck model, "
-       "and dropping the sigmoid removes the trap, so the linear-output row is the fair capacity comparison. "
-       if stuck else "")
-    + "The FC layer lets every code entry depend on the whole $7\\times7$ map (a global, position-aware "
-    "summary), while the conv bottleneck forces each group of numbers to describe one $2\\times2$ quadrant, "
-    "which wastes capacity on a centred digit."))
+    f"After {ae_epochs} epochs, test L1 at $d={latent_dim}$ (the linear-output model is the same layers minus the "
+    "final sigmoid, pixels clipped to $[0, 1]$ only for display): "
+    + run.verdict("000.1", best_of(fc_table["test L1"].to_dict(), better="lower", fmt="{:.4f}", what="test L1",
+                                   key="best"))
+    + ". Against the all-black plateau: " + "; ".join(run.verdict("000.1", st) for st in plateau.values()) + ". "
+    + (f"A model that does not beat the black image ({', '.join(stuck)}) has not left the all-black plateau (see the "
+       "training note): the sigmoid's flat tails plus the sign-only L1 gradient can trap a model there, which says "
+       "nothing about its architecture; without the sigmoid the trap is gone, which is why the linear-output row is "
+       "the capacity comparison for the conv bottleneck. " if stuck else "")
+    + "FC against conv bottleneck: " + run.verdict("000.1", fc_vs_conv) + ". "
+    + ("Since at least one of the two is on the plateau, this run cannot judge the FC layer."
+       if {"AE with FC", "AE without FC, linear output"} & set(stuck) else
+       "As expected: the FC layer lets every code entry depend on the whole $7\\times7$ map (a global, "
+       "position-aware summary), while the conv bottleneck forces each group of numbers to describe one "
+       "$2\\times2$ quadrant, which wastes capacity on a centred digit." if fc_vs_conv.outcome == "a" else
+       "The expected advantage of the FC layer (every code entry sees the whole $7\\times7$ map, while the conv "
+       "bottleneck ties each group of numbers to one $2\\times2$ quadrant) does not show in this run.")
+    ))
 
 # %% [markdown]
 # ## 000.2 A classifier on the same encoder
@@ -184,12 +199,12 @@ digits = mnist_test.images[:50]
 with torch.no_grad():
     rec_ae, rec_clf = predict(cae, digits), predict(clf_ae, digits)
 rows = {}
-for half in (0, 25):
-    part = slice(half, half + 25)
-    rows.update({f"input {half + 1}-{half + 25}": digits[part], f"AE {half + 1}-{half + 25}": rec_ae[part],
-                 f"classifier {half + 1}-{half + 25}": rec_clf[part]})
-run.figure(image_rows(rows, f"000.3 50 test digits: AE vs classifier-encoder reconstructions {run.caption('000')}",
-                      cell=0.55), "000_3_recon_grid")
+for start in range(0, 50, 10):            # five blocks of 10: input, AE, classifier (fits a PDF page's width)
+    part = slice(start, start + 10)
+    rows.update({f"input {start + 1}-{start + 10}": digits[part], f"AE {start + 1}-{start + 10}": rec_ae[part],
+                 f"classifier {start + 1}-{start + 10}": rec_clf[part]})
+run.figure(image_rows(rows, f"000.3 50 test digits: AE vs classifier-encoder\nreconstructions {run.caption('000')}",
+                      cell=0.62), "000_3_recon_grid")
 
 # %%
 codes = {name: predict(model.encoder, mnist_test, device=run.device).numpy()
@@ -202,30 +217,36 @@ display(Markdown(f"**Latent-space numbers** on the {len(mnist_test)} `{mnist_dat
                  "(codes centred and scaled to unit RMS norm, so the two spaces compare):"))
 stats.round(3)
 
-# %%
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
 s = stats
+loss_cmp = compare("the AE encoder", ae_histories["AE with FC"].last("test_loss"), "the frozen classifier encoder",
+                   dec_history.last("test_loss"), better="lower", fmt="{:.4f}", key="loss")
+within = compare("AE", s.loc["AE", "within_class"], "classifier", s.loc["classifier", "within_class"],
+                 fmt="{:.3f}", key="within_class")
+separation = compare("AE", s.loc["AE", "silhouette"], "classifier", s.loc["classifier", "silhouette"],
+                     fmt="{:.3f}", key="silhouette")
 display(Markdown(
-    f"**Loss.** With the same decoder architecture, the frozen classifier encoder gives test L1 "
-    f"**{dec_history.last('test_loss'):.4f}** against **{ae_histories['AE with FC'].last('test_loss'):.4f}** "
-    f"for the AE ({dec_history.last('test_loss') / ae_histories['AE with FC'].last('test_loss'):.2f}× the AE's).\n\n"
+    f"**Loss.** With the same decoder architecture, test L1: {run.verdict('000.3', loss_cmp)} "
+    f"(the classifier encoder's loss is {dec_history.last('test_loss') / ae_histories['AE with FC'].last('test_loss'):.2f}× the AE's).\n\n"
     "**(a) Incentives.** The AE encoder is rewarded for keeping *everything* needed to redraw the "
     "image: stroke thickness, slant, position, style. The classifier encoder is rewarded only for "
     "making the ten classes linearly separable after a small MLP; any detail that does not help "
     "predict the label is free to be discarded. So its decoder can recover a class-typical "
-    "'prototype' digit but not the particular writer's version of it — the classifier column above "
-    "shows cleaner, more uniform digits, and mistakes where the class is wrong.\n\n"
-    f"**(b) In-class variability.** Mean distance of a code to its class centroid: AE "
-    f"**{s.loc['AE', 'within_class']:.3f}**, classifier **{s.loc['classifier', 'within_class']:.3f}**. "
-    f"Relative to its overall spread, the **{s['within_class'].idxmax()}** space keeps more per-digit variation. "
-    "An AE must keep the variation to reconstruct it, so its reconstructions also vary more within a digit, "
-    "while the classifier's decoder tends to redraw a class template.\n\n"
-    f"**(c) Between-class separation.** Mean distance between class centroids: AE "
+    "'prototype' digit but not the particular writer's version of it: in the grid, look for more uniform "
+    "digits in the classifier rows, and for wrong digits where the class was mispredicted.\n\n"
+    f"**(b) In-class variability.** Mean distance of a code to its class centroid (codes scaled to unit RMS norm, "
+    f"higher = more per-digit variation kept): {run.verdict('000.3', within)}. "
+    + ("As the incentives predict, the AE space keeps more per-digit variation: it must keep the variation to "
+       "reconstruct it, while the classifier's decoder redraws a class template." if within.outcome == "a" else
+       "The incentives predict more per-digit variation in the AE space; this run does not show it.")
+    + f"\n\n**(c) Between-class separation.** Mean distance between class centroids: AE "
     f"**{s.loc['AE', 'between_centroids']:.3f}**, classifier **{s.loc['classifier', 'between_centroids']:.3f}**; "
     f"ratio between/within: AE **{s.loc['AE', 'ratio']:.2f}**, classifier **{s.loc['classifier', 'ratio']:.2f}**; "
-    f"silhouette: AE **{s.loc['AE', 'silhouette']:.3f}**, classifier **{s.loc['classifier', 'silhouette']:.3f}**. "
-    f"The better-separated space here is the **{s['silhouette'].idxmax()}**'s. Cross-entropy pushes classes "
-    "apart and pulls each class together; reconstruction has no such term, so AE classes touch wherever "
-    "two digits share strokes."))
+    f"silhouette (higher = better separated): {run.verdict('000.3', separation)}. "
+    + ("As expected: cross-entropy pushes classes apart and pulls each class together; reconstruction has no such "
+       "term, so AE classes touch wherever two digits share strokes." if separation.outcome == "b" else
+       "Cross-entropy should push classes apart more than reconstruction does; this run does not show it "
+       "(a short or stuck classifier training is the first thing to check).")))
 
 # %% [markdown]
 # ## 000.4 Only 100 labels · 000.5 AE-pretrained fine-tuning
@@ -276,26 +297,37 @@ for name, key in [("scratch (000.4)", "000.4"), ("AE-pretrained (000.5)", "000.5
                min_test_loss_epoch_mean=part["min test loss at epoch"].mean())
 few_summary.round(3)
 
-# %%
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
 m4, m5 = run.metrics["000.4"], run.metrics["000.5"]
 part4 = few_table[few_table.method == "scratch (000.4)"]
-overfit = (part4["test loss final"] > part4["test loss min"] * 1.05).mean()
+seeds_label = f"seed-to-seed standard deviation ({few_seeds} seeds)"
+overfit = compare("final test loss", part4["test loss final"].mean(), "minimum test loss", part4["test loss min"].mean(),
+                  better="lower", spread=(part4["test loss final"].std(ddof=0), seeds_label), fmt="{:.3f}", key="test_loss_rises")
+fit_gap = compare("training accuracy", m4["train_acc_mean"], "test accuracy", m4["acc_mean"],
+                  spread=(m4["acc_std"], seeds_label), fmt="{:.1%}", diff_fmt="{:.1%}", key="train_test_gap")
+pooled = float(np.sqrt((m4["acc_std"] ** 2 + m5["acc_std"] ** 2) / 2))
+pretraining = compare("AE-pretrained (000.5)", m5["acc_mean"], "scratch (000.4)", m4["acc_mean"],
+                      spread=(pooled, f"seed-to-seed standard deviation (pooled, {few_seeds} seeds each)"),
+                      fmt="{:.2%}", diff_fmt="{:.2%}", key="pretraining")
 display(Markdown(
     f"**000.4 (scratch).** Final test accuracy **{m4['acc_mean']:.2%} ± {m4['acc_std']:.2%}** over {few_seeds} "
-    f"seeds, while the training accuracy reaches **{m4['train_acc_mean']:.2%}**. The test loss is lowest at epoch "
-    f"{m4['min_test_loss_epoch_mean']:.0f} on average and then "
-    f"{'rises again' if overfit > 0 else 'does not rise'} (in {overfit:.0%} of the seeds the final test loss is more "
-    "than 5% above its minimum): the gap between a near-perfect fit of 100 digits and the test accuracy is the "
-    "over-fitting, and it sets in where the test-loss curve turns up.\n\n"
-    f"**000.5 (AE-pretrained).** Final test accuracy **{m5['acc_mean']:.2%} ± {m5['acc_std']:.2%}**, "
-    f"a difference of **{(m5['acc_mean'] - m4['acc_mean']) * 100:+.1f}** percentage points from 000.4 "
-    f"({'larger' if abs(m5['acc_mean'] - m4['acc_mean']) > m4['acc_std'] + m5['acc_std'] else 'not larger'} than "
-    "the two standard deviations added). The hope is that the pretrained encoder's code, organised by shape from "
-    "all unlabelled images, only has to be carved by the 100 labels. "
-    + ("Here that pays off." if m5['acc_mean'] > m4['acc_mean'] else
-       "Here it does not: the AE code keeps style and position as much as identity (000.3's silhouette), and with "
-       "the whole encoder fine-tuned at the same learning rate the 100 labels pull it away from its initialisation "
-       "as freely as from a random one; a frozen or slower-learning encoder would be the next thing to try.")))
+    f"seeds (mean ± standard deviation). Train against test: {run.verdict('000.4', fit_gap)}. The test loss is lowest "
+    f"at epoch {m4['min_test_loss_epoch_mean']:.0f} on average; at the end: {run.verdict('000.4', overfit)}. "
+    + ("Over-fitting is observed: the model keeps fitting its 100 digits while the test loss climbs back from "
+       "its minimum, and the train/test gap is what it costs." if overfit.outcome == "b" and fit_gap.outcome == "a" else
+       "Over-fitting, in the sense of a test loss that climbs back beyond the noise while the fit improves, is "
+       "not measurable in this run.")
+    + f"\n\n**000.5 (AE-pretrained).** Final test accuracy **{m5['acc_mean']:.2%} ± {m5['acc_std']:.2%}**. "
+    f"Against 000.4: {run.verdict('000.5', pretraining)}. The hope is that the pretrained encoder's code, "
+    "organised by shape from all unlabelled images, only has to be carved by the 100 labels. "
+    + {"a": "Here pretraining pays off, by more than the seed-to-seed noise.",
+       "same": "Here pretraining does not pay off measurably: the gain is within the seed-to-seed noise. Possible "
+               "reasons: the AE code keeps style and position as much as identity (000.3's silhouette), and with "
+               "the whole encoder fine-tuned at the same learning rate the 100 labels pull it away from its "
+               "initialisation as freely as from a random one; a frozen or slower-learning encoder would be the "
+               "next thing to try.",
+       "b": "Here pretraining hurts, by more than the seed-to-seed noise: the fine-tuned AE encoder ends worse than "
+            "a random start, so its initialisation is a poor fit for classification at this learning rate."}[pretraining.outcome]))
 
 # %% [markdown]
 # ## 002.P5.1 Keeping an autoencoder away from the identity map
@@ -331,12 +363,15 @@ centred = flat - flat.mean(0)
 pca_mse = float(((centred - centred @ basis @ basis.T) ** 2).mean())      # PCA's rank-k reconstruction error
 run.record("002.P5.3", k=k_pca, max_angle_deg=float(angles.max()), mean_angle_deg=float(angles.mean()),
            linear_ae_train_mse=lin_history.last("train_loss"), pca_train_mse=pca_mse)
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
 display(Markdown(
     f"Principal angles (degrees) between the linear AE's decoder span and the top-{k_pca} PCA subspace "
-    f"of `{mnist_dataset}` after {p5_epochs} epochs: {', '.join(f'{a:.1f}' for a in angles)}. Training MSE: linear AE "
-    f"**{lin_history.last('train_loss'):.5f}**, PCA (the optimum) **{pca_mse:.5f}**. Small angles mean the same "
-    "subspace; the larger ones belong to the directions with the smallest variance, which gradient descent "
-    "finds last."))
+    f"of `{mnist_dataset}` after {p5_epochs} epochs: {', '.join(f'{a:.1f}' for a in angles)}. Training MSE: "
+    + run.verdict("002.P5.3", near("the linear AE", lin_history.last("train_loss"), "PCA (the optimum)", pca_mse,
+                                   rel_tol=0.05, fmt="{:.5f}", key="reaches_pca"))
+    + ". Small angles mean the same subspace; large ones usually belong to the directions with the smallest "
+    "variance, which contribute least to the loss and which gradient descent finds last."))
 
 # %% [markdown]
 # ## 002.P5.4 An MLP autoencoder to two dimensions
@@ -375,18 +410,33 @@ def show_2d(label, recon, z, code):
                           f"{code} 2-D codes of the test digits {run.caption('002')}"), f"{code.replace('.', '_')}_embedding")
 
 
+mean_image = mnist_train.images.mean(0, keepdim=True)
+mean_image_mse = ((mnist_test.images - mean_image) ** 2).mean().item()   # the trivial "autoencoder"
+run.record("002.P5.4", mean_image_mse=mean_image_mse)
+
+
+def separation_sentence(z):
+    """Which digits separate best and worst in a 2-D code space (per-class silhouette)."""
+    per_digit = class_silhouettes(z, mnist_test.labels.numpy(), mnist_test.classes, seed=seed)
+    return (f"best-separated digits {', '.join(f'{c} ({v:.2f})' for c, v in per_digit.head(3).items())}, "
+            f"most overlapping {', '.join(f'{c} ({v:.2f})' for c, v in per_digit.tail(3).items())}")
+
+
 recon_mlp, z_mlp = train_2d("MLP AE (P5.4)", p5_epochs)
 show_2d("MLP AE (P5.4)", recon_mlp, z_mlp, "002.P5.4")
 
-# %%
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
 m = run.metrics["002.P5.4"]
 display(Markdown(
-    f"Test MSE after {p5_epochs} epochs: **{m['test_mse']:.4f}**; silhouette of the 2-D codes by label: "
-    f"**{m['silhouette_2d']:.3f}**. With only two numbers per image the reconstructions are blurry class "
-    "prototypes, but most digits are recognisable. The embedding shows what varies most in MNIST: "
-    "classes form elongated, ray-like clusters from a common centre (a 1 is a thin, low-ink image and "
-    "sits apart; 0 is the opposite), and classes with similar ink layouts (4/9, 3/5/8) overlap — the AE "
-    "was never told the labels, so label structure appears only as far as it follows pixel similarity."))
+    f"Test MSE after {p5_epochs} epochs: **{m['test_mse']:.4f}** against the mean-image baseline "
+    f"{mean_image_mse:.4f}: " + run.verdict("002.P5.4", compare(
+        "the MLP AE", m["test_mse"], "the mean image", mean_image_mse, better="lower", fmt="{:.4f}", key="learned",
+        spread=(0.05 * mean_image_mse, "tolerance of 5% of the baseline")))
+    + f". Silhouette of the 2-D codes by label: **{m['silhouette_2d']:.3f}**; " + separation_sentence(z_mlp)
+    + ". With only two numbers per image the reconstructions can at best be class prototypes. The AE was never "
+    "told the labels, so label structure appears in the embedding only as far as it follows pixel similarity: "
+    "look for classes with distinctive ink layouts (1, 0) apart from the rest and for overlaps among digits "
+    "with similar layouts (4/9, 3/5/8)."))
 
 # %% [markdown]
 # ## 002.P6.1 A convolutional autoencoder to two dimensions
@@ -401,6 +451,29 @@ display(Markdown(
 recon_cae, z_cae = train_2d("CAE (P6.1)", p6_epochs)
 show_2d("CAE (P6.1)", recon_cae, z_cae, "002.P6.1")
 
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+p61, p54 = run.metrics["002.P6.1"], run.metrics["002.P5.4"]
+p61_learned = compare("the CAE", p61["test_mse"], "the mean image", mean_image_mse, better="lower", fmt="{:.4f}",
+                      spread=(0.05 * mean_image_mse, "tolerance of 5% of the baseline"), key="learned")
+display(Markdown(
+    f"**Did it learn?** Test MSE against the trivial model that outputs the mean training image: "
+    f"{run.verdict('002.P6.1', p61_learned)}"
+    + (". It has learnt more than the mean image." if p61_learned.outcome == "a" else
+       " — the model has not beaten the trivial solution, so its images and codes say little about the "
+       "architecture, and any P6.2 comparison against it is against an untrained baseline.")
+    + "\n\n**Against the MLP AE of P5.4** (same 2-D code, same loss and epochs): test MSE: "
+    + run.verdict("002.P6.1", compare("CAE", p61["test_mse"], "MLP AE", p54["test_mse"], better="lower", fmt="{:.4f}",
+                                      key="mse_vs_mlp"))
+    + "; silhouette of the 2-D codes: "
+    + run.verdict("002.P6.1", compare("CAE", p61["silhouette_2d"], "MLP AE", p54["silhouette_2d"], fmt="{:.3f}",
+                                      key="silhouette_vs_mlp"))
+    + f"; {separation_sentence(z_cae)}.\n\n"
+    "How to read the scatter: an autoencoder keeps what varies most in the pixels, so clusters that follow the "
+    "labels (a higher silhouette) say that a digit's identity and its ink layout are the largest source of "
+    "variation in MNIST; where classes overlap, their pixel layouts are similar too. The CAE has far fewer weights than the MLP AE "
+    "(its convolutions share them across positions) and a narrow 20-unit FC bottleneck, so it trades some fidelity "
+    "for that economy."))
+
 # %% [markdown]
 # ## 002.P6.2 Skip connections
 #
@@ -413,18 +486,24 @@ recon_skip, z_skip = train_2d("CAE + skips (P6.2)", p6_epochs)
 show_2d("CAE + skips (P6.2)", recon_skip, z_skip, "002.P6.2")
 run.figure(curves({k: two_d_histories[k].epoch for k in two_d}, ["train_loss", "test_loss"], ylabel="MSE per pixel",
                   title=f"002.P5.4/P6 2-D autoencoders: loss per epoch {run.caption('002')}"), "002_P6_2_losses")
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
 p61, p62 = run.metrics["002.P6.1"], run.metrics["002.P6.2"]
+skip_mse = compare("CAE with skips", p62["test_mse"], "CAE", p61["test_mse"], better="lower", fmt="{:.4f}", key="mse")
+skip_sil = compare("CAE with skips", p62["silhouette_2d"], "CAE", p61["silhouette_2d"], fmt="{:.3f}", key="silhouette")
 display(Markdown(
-    f"Test MSE: CAE **{p61['test_mse']:.4f}**, CAE with skips **{p62['test_mse']:.4f}** "
-    f"(MLP AE {run.metrics['002.P5.4']['test_mse']:.4f}); silhouette of the 2-D codes: CAE "
-    f"**{p61['silhouette_2d']:.3f}**, with skips **{p62['silhouette_2d']:.3f}**. The skips hand the decoder "
-    "the encoder's pooled feature maps directly, so the reconstruction no longer has to pass through the "
-    "2-number bottleneck: the decoder can copy the image's layout from the skips and the loss "
-    f"{'drops' if p62['test_mse'] < p61['test_mse'] else 'changes'} accordingly. The price is the bottleneck's "
-    "role: the 2-D code no longer has to summarise the digit, so it carries less class structure "
-    f"({'lower' if p62['silhouette_2d'] < p61['silhouette_2d'] else 'not lower here, but no longer needed'} "
-    "silhouette) and decoding a code alone (zero skips) gives poor images — the model is close to the "
-    "identity map that P5.1 warns about."))
+    f"Test MSE: {run.verdict('002.P6.2', skip_mse)} (MLP AE {run.metrics['002.P5.4']['test_mse']:.4f}). "
+    f"Silhouette of the 2-D codes: {run.verdict('002.P6.2', skip_sil)}. The skips hand the decoder the encoder's "
+    "pooled feature maps directly, so the reconstruction no longer has to pass through the 2-number bottleneck: "
+    "the decoder can copy the image's layout from the skips, "
+    + ("and the lower loss shows it does. " if skip_mse.outcome == "a" else
+       "yet this run's loss does not show the expected gain. ")
+    + "The price is the bottleneck's role: the 2-D code no longer has to summarise the digit, "
+    + ("and it carries less class structure (lower silhouette); " if skip_sil.outcome == "b" else
+       "although here its class structure is not lower; ")
+    + "decoding a code alone (zero skips) gives poor images — the model is close to the identity map that P5.1 "
+    "warns about." + (" Note that P6.1's CAE did not beat the mean image (see above), so this comparison is against "
+                      "an untrained baseline." if p61_learned.outcome != "a" else "")))
 
 # %% [markdown]
 # ## 003.1 A convolutional autoencoder with k = 5 on Fashion-MNIST
@@ -439,6 +518,9 @@ fashion_val, fashion_train = fashion_train.head(1000), fashion_train.tail(1000)
 fashion_train, fashion_test = fashion_train.limited(fashion_train_limit, seed), fashion_test.limited(fashion_test_limit, seed)
 print(fashion_train, fashion_val, fashion_test, sep="\n")
 fcae = ae.conv_autoencoder(fashion_latent)
+fig1 = architecture_graph(fcae, (1, 1, 28, 28), run.figures_dir / "003_1_architecture.png",
+                          title=f"003 Fig. 1: the k={fashion_latent} convolutional autoencoder (torchview, real forward pass)")
+display(Image(filename=str(fig1), width=320))
 f_history = fit(fcae, "003_1_cae_k5", fashion_train, fashion_val, fashion_epochs, loss="mse", eval_name="val")
 run.figure(curves({"CAE k=5": f_history.epoch}, ["train_loss", "val_loss"], ylabel="MSE per pixel",
                   title=f"003.1 training vs validation loss {run.caption('003')}"), "003_1_loss")
@@ -480,6 +562,26 @@ display(Markdown(f"**Table 1** — grid search on {fashion_dataset} ({run.profil
                  f"sorted by validation MSE. Best: " + ", ".join(f"{k} = {best_config[k]:g}" for k in grid) + "."))
 results.round(5)
 
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+def grid_effect(column):
+    """Best validation MSE per value of one grid column, compared: a generated sentence (003.2)."""
+    best = results.groupby(column)["val_loss"].min()
+    values = {f"{column} = {v:g}": best[v] for v in best.index}
+    return run.verdict("003.2", best_of(values, better="lower", fmt="{:.5f}", what="validation MSE",
+                                         key=f"best_{column}"))
+
+
+varied = [k for k in ("latent", "weight_decay", "dropout", "batch", "epochs") if results[k].nunique() > 1]
+display(Markdown(
+    "Best validation MSE reached with each value of each varied hyperparameter (one run per grid point, so no "
+    "noise estimate):\n\n" + "\n".join(f"- {grid_effect(k)}." for k in varied) + "\n\n"
+    "Reconstruction loss alone favours the larger code whenever the model is not over-fitting: a larger code can "
+    "carry more information about the image, and the validation loss rewards nothing else. Choosing $k$ by this "
+    "criterion would always pick the largest value in the grid, so the choice of a small code (here $k=5$) must "
+    "come from another goal — compression, a 2-D-plottable latent space, or features for a classifier (003.3). "
+    "Weight decay and dropout regularise; with a short epoch budget and a training set of thousands of images "
+    "the model is far from over-fitting, so regularisation is not expected to help the validation loss much."))
+
 # %% [markdown]
 # ## 003.3 A classifier on the frozen convolutional layers
 #
@@ -505,15 +607,21 @@ run.record("003.3", test_acc=fz["test acc %"] / 100, time_s=fz["train time s"],
            scratch_test_acc=sc["test acc %"] / 100, scratch_time_s=sc["train time s"], epochs=fashion_clf_epochs)
 f_table.round(2)
 
-# %%
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+se_fashion = (100 * standard_error(max(fz["test acc %"], sc["test acc %"]) / 100, len(fashion_test)),
+              f"standard error of an accuracy on {len(fashion_test)} test images")
+accuracy_cmp = compare("the CNN from scratch", sc["test acc %"], "the frozen-encoder classifier", fz["test acc %"],
+                       spread=se_fashion, fmt="{:.2f}%", diff_fmt="{:.2f} points", key="accuracy")
+time_cmp = compare("the frozen-encoder classifier", fz["train time s"], "the CNN from scratch", sc["train time s"],
+                   better="lower", fmt="{:.1f} s", key="training_time")
 display(Markdown(
-    f"The frozen-encoder classifier reaches **{fz['test acc %']:.2f}%** test accuracy on `{fashion_dataset}` in "
-    f"{fz['train time s']:.1f} s ({fz['s per epoch']:.2f} s per epoch), the same CNN from scratch "
-    f"**{sc['test acc %']:.2f}%** in {sc['train time s']:.1f} s. Freezing saves the backward pass through the "
-    f"conv layers ({fz['train time s'] / sc['train time s']:.2f}× the time) and trains only "
-    f"{int(fz['trainable params']):,} weights, but the features were learned to reconstruct, not to "
-    f"discriminate, so the from-scratch CNN is {'better' if sc['test acc %'] > fz['test acc %'] else 'not better'} "
-    "in accuracy at equal epochs."))
+    f"Test accuracy on `{fashion_dataset}` after {fashion_clf_epochs} epochs: {run.verdict('003.3', accuracy_cmp)}. "
+    f"Training time: {run.verdict('003.3', time_cmp)} ({fz['s per epoch']:.2f} s per epoch for the frozen one, "
+    "timed on a shared machine). Freezing skips the backward pass through the conv layers and trains only "
+    f"{int(fz['trainable params']):,} weights, but the features were learned to reconstruct, not to discriminate"
+    + (", and at equal epochs that costs accuracy." if accuracy_cmp.outcome == "a" else
+       "; at equal epochs that costs no measurable accuracy here." if accuracy_cmp.outcome == "same" else
+       ", yet here the frozen features even win at equal epochs.")))
 
 # %% [markdown]
 # ## 003.4 The latent space: PCA, t-SNE and random codes
@@ -524,7 +632,6 @@ display(Markdown(
 
 # %%
 from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_samples
 
 shown = fashion_test.limited(tsne_points, seed)
 z5 = predict(fcae.encoder, shown, device=run.device).numpy()
@@ -534,16 +641,27 @@ projections = {"PCA": PCA(2, random_state=seed).fit_transform(z5),
 for method, points in projections.items():
     run.figure(scatter_2d(points, y5, shown.classes, f"003.4 {method} of the k={fashion_latent} codes {run.caption('003')}"),
                f"003_4_{method.lower().replace('-', '')}")
-per_class = pd.Series(silhouette_samples(z5, y5), index=[shown.classes[c] for c in y5]).groupby(level=0).mean()
-per_class = per_class.sort_values(ascending=False)
+per_class = class_silhouettes(z5, y5, shown.classes, sample=len(z5), seed=seed)
 run.record("003.4", silhouette=float(per_class.mean()), best_class=per_class.index[0], worst_class=per_class.index[-1])
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+group_of = {c: g for g, members in FASHION_GROUPS.items() for c in members}
+worst3 = list(per_class.index[-3:])
+upper = FASHION_GROUPS["upper-body garments"]
+upper_cmp = compare("upper-body garments", per_class[list(upper)].mean(), "the other classes",
+                    per_class.drop(list(upper)).mean(), fmt="{:.2f}", key="upper_body_vs_rest")
 display(Markdown(
     "Mean silhouette per class in the 5-D code space (higher: tighter and better separated): "
     + ", ".join(f"{c} {v:.2f}" for c, v in per_class.items()) + f". The classes that separate best are "
-    f"**{', '.join(per_class.index[:3])}**; those that overlap most are **{', '.join(per_class.index[-3:])}** — "
-    "the upper-body garments with a similar silhouette are the hardest to tell apart in both projections, "
-    "while items with a distinctive outline stand out. t-SNE shows the same groups as tighter islands than PCA, "
-    "because it only preserves neighbourhoods, not distances."))
+    f"**{', '.join(per_class.index[:3])}**; those that overlap most are "
+    + ", ".join(f"**{c}** ({group_of[c]})" for c in worst3) + ". Mean silhouette by category (categories from "
+    f"`helpers.data.FASHION_GROUPS`: {'; '.join(f'{g}: ' + ', '.join(m) for g, m in FASHION_GROUPS.items())}): "
+    + run.verdict("003.4", upper_cmp) + ". "
+    + ("The upper-body garments, which share an outline, are the hardest to tell apart, as expected."
+       if upper_cmp.outcome == "b" else
+       "The expectation that upper-body garments, which share an outline, overlap most does not hold in this run.")
+    + " t-SNE tends to show groups as tighter islands than PCA, because it only preserves neighbourhoods, not "
+    "distances."))
 
 # %%
 f_codes = predict(fcae.encoder, fashion_train, device=run.device)
@@ -553,9 +671,9 @@ with torch.no_grad():
 run.figure(image_rows({f"{k} {i + 1}": v[10 * i:10 * i + 10] for k, v in decoded.items() for i in range(2)},
                       f"003.4 decoding random k={fashion_latent} codes {run.caption('003')}", cell=0.8), "003_4_random_codes")
 display(Markdown(
-    "Codes drawn from a Gaussian fitted to the training codes mostly decode to blurry but plausible garments; "
-    "codes from the uniform bounding box often land in empty regions between the class clusters and decode to "
-    "hybrids or smudges. A plain AE is trained only to reconstruct the codes of real images: nothing makes the "
+    "What to look for: codes drawn from a Gaussian fitted to the training codes should decode to blurry but "
+    "plausible garments; codes from the uniform bounding box can land in empty regions between the class clusters "
+    "and decode to hybrids or smudges. A plain AE is trained only to reconstruct the codes of real images: nothing makes the "
     "code distribution simple or fills the gaps between clusters, so there is no known distribution to sample "
     "from and the decoder is undefined off the data (a VAE adds exactly that prior; a GAN, notebook 05, trains "
     "the generator on random codes directly)."))

@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: tags,-all
+#     cell_metadata_filter: tags,jupyter,-all
 #     formats: ipynb,py:percent
 #     text_representation:
 #       extension: .py
@@ -55,11 +55,13 @@ from sklearn.svm import SVC
 from helpers import noise
 from helpers.compression import compression_row
 from helpers.data import load_splits
+from helpers.latent import latent_stats
 from helpers.metrics import psnr
 from helpers.models.autoencoders import ConvAutoencoder2D
 from helpers.models.denoising import ConvDenoiser, layer_summary, shallow_models
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import curves, image_rows, scatter_2d
+from helpers.statements import compare, standard_error
 from helpers.training import predict
 
 run = start_notebook("04_denoising", globals(), datasets={"004.Ex3": "ex3_dataset", "002.P6.3": "p6_dataset"})
@@ -122,9 +124,23 @@ display(compression.round(3))
 for size, row in compression.iterrows():
     run.record("004.Ex3", **{f"ratio_u8_{size}": row.ratio_u8, f"psnr_f32_{size}": row.psnr_f32, f"psnr_u8_{size}": row.psnr_u8})
 
-# %%
+mean_image_mse = torch.mean((ex3_test.images - ex3_train.images.mean(0, keepdim=True)) ** 2).item()
+run.record("004.Ex3", mean_image_mse=mean_image_mse)
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+baseline = {size: compare(f"code {size}", row.mse, "the mean image", mean_image_mse, better="lower", fmt="{:.4f}",
+                          spread=(0.05 * mean_image_mse, "tolerance of 5% of the baseline"),
+                          key=f"code_{size}_vs_mean_image") for size, row in compression.iterrows()}
+flagged = [size for size, st in baseline.items() if st.outcome != "a"]
 best = compression.psnr_f32.idxmax()
-display(Markdown(f"On {ex3_dataset} ({profile}), a {code_size}-value code sent as 8-bit values is "
+display(Markdown("Against the trivial compressor that sends nothing and decodes every image as the mean training "
+                 f"image (test MSE {mean_image_mse:.4f}): "
+                 + "; ".join(run.verdict("004.Ex3", st) for st in baseline.values()) + ". "
+                 + (f"**Flagged:** code size(s) {', '.join(map(str, flagged))} decode no better than the mean image: "
+                    "that model has not learnt to compress (too few epochs, or stuck), and its bandwidth figure is "
+                    "meaningless." if flagged else "No code size is near that baseline: every model compresses.")
+                 + "\n\n"
+                 f"On {ex3_dataset} ({profile}), a {code_size}-value code sent as 8-bit values is "
                  f"{compression.ratio_u8[code_size]:.1f}× smaller than the raw image and decodes at "
                  f"{compression.psnr_u8[code_size]:.1f} dB PSNR ({compression.psnr_f32[code_size]:.1f} dB with float32 codes). "
                  f"The sweep runs from {compression.ratio_u8.max():.0f}× at {compression.psnr_f32.min():.1f} dB to "
@@ -153,14 +169,19 @@ display(svm_table.round(3))
 run.record("004.Ex3", svm_acc_codes=svm_rows["AE codes"]["test_acc"], svm_acc_pixels=svm_rows["raw pixels"]["test_acc"],
            svm_fit_s_codes=svm_rows["AE codes"]["fit_s"], svm_fit_s_pixels=svm_rows["raw pixels"]["fit_s"])
 
-# %%
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
 c, p = svm_rows["AE codes"], svm_rows["raw pixels"]
-display(Markdown(f"On {ex3_dataset} ({profile}, {len(sub)} training examples), the SVM reaches "
-                 f"{100 * c['test_acc']:.1f}% on the {code_size}-value codes in {c['fit_s']:.2f} s and "
-                 f"{100 * p['test_acc']:.1f}% on the 784 pixels in {p['fit_s']:.2f} s. The codes were learnt "
-                 "without labels to reconstruct, not to separate classes, so they keep "
-                 f"{'most' if c['test_acc'] > 0.9 * p['test_acc'] else 'only part'} of the class information "
-                 f"at {784 / code_size:.0f}× fewer features."))
+svm_cmp = compare(f"the SVM on {code_size}-value codes", 100 * c["test_acc"], "the SVM on 784 pixels",
+                  100 * p["test_acc"], fmt="{:.1f}%", diff_fmt="{:.1f} points", key="codes_vs_pixels",
+                  spread=(100 * standard_error(max(c["test_acc"], p["test_acc"]), len(ex3_test)),
+                          f"standard error of an accuracy on {len(ex3_test)} test images"))
+display(Markdown(f"On {ex3_dataset} ({profile}, {len(sub)} training examples): {run.verdict('004.Ex3.g', svm_cmp)}; "
+                 f"fit times {c['fit_s']:.2f} s on codes and {p['fit_s']:.2f} s on pixels (shared machine). The codes "
+                 "were learnt without labels to reconstruct, not to separate classes, "
+                 + {"a": "yet they serve the SVM better than the pixels — the bottleneck removed pixel noise that hurt it",
+                    "same": "and they keep the class information as well as the pixels do",
+                    "b": "so they keep only part of the class information"}[svm_cmp.outcome]
+                 + f", at {784 / code_size:.0f}× fewer features."))
 
 # %% [markdown]
 # ## 004.Ex3 Convolutional denoising autoencoder
@@ -195,8 +216,12 @@ run.record("004.Ex3", denoise_psnr_before=before, denoise_psnr_after=after, deno
 run.figure(image_rows({"noisy": noisy_test[:12], "denoised": denoised[:12], "clean": ex3_test.images[:12]},
                       f"004.Ex3 conv denoiser, σ={sigma}: PSNR {before:.1f} → {after:.1f} dB {run.caption('004.Ex3')}"),
            "ex3_denoise_rows")
-display(Markdown(f"Over the {len(ex3_test)} noisy test letters the PSNR rises from {before:.1f} dB to {after:.1f} dB "
-                 f"(+{after - before:.1f} dB) after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images."))
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+display(Markdown(f"Over the {len(ex3_test)} noisy test letters, PSNR against the clean letters: "
+                 + run.verdict("004.Ex3.e", compare("the denoised output", after, "the noisy input", before,
+                                                    fmt="{:.1f} dB", key="denoising_gain"))
+                 + f", after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images."))
 
 # %% [markdown]
 # ## 002.P5.2 A corruption process on a 2-D data set
@@ -241,8 +266,10 @@ run.figure(curves({k: h.epoch for k, h in p6_hist.items()}, ["train_loss", "test
 p6_out = {k: predict(m, with_images(p6_test, p6_noisy)) for k, m in p6_models.items()}
 run.figure(image_rows({"noisy input": p6_noisy[:12], **{k: v[:12] for k, v in p6_out.items()}, "clean": p6_test.images[:12]},
                       f"002.P6.3 reconstructions of noisy digits, σ={sigma} {run.caption('002.P6.3')}"), "p63_recon")
+p6_silhouette = {}
 for k, m in p6_models.items():
     z = predict(m, with_images(p6_test, p6_noisy), fn=lambda model, x: model.encode(x)).numpy()
+    p6_silhouette[k] = latent_stats(z, p6_test.labels.numpy(), seed=seed)["silhouette"]
     run.figure(scatter_2d(z, p6_test.labels.numpy(), p6_test.classes,
                           f"002.P6.3 {k}: 2-D codes of noisy test digits {run.caption('002.P6.3')}"), f"p63_codes_skip{int(m.skip)}")
 
@@ -253,14 +280,43 @@ display(pd.DataFrame(err).T.round(4))
 a, b = err["CAE (P6.1)"], err["CAE + skips (P6.2)"]
 run.record("002.P6.3", sigma=sigma, mse_noskip=a["mse_vs_clean"], mse_skip=b["mse_vs_clean"],
            mse_noisy_noskip=a["mse_vs_noisy"], mse_noisy_skip=b["mse_vs_noisy"], psnr_input=psnr(p6_test.images, p6_noisy))
-display(Markdown(f"On noisy {p6_dataset} ({profile}) the plain CAE ends at MSE {a['mse_vs_clean']:.4f} against the clean "
-                 f"digits and the skip CAE at {b['mse_vs_clean']:.4f}; against the *noisy* inputs they score "
-                 f"{a['mse_vs_noisy']:.4f} and {b['mse_vs_noisy']:.4f}. The plain CAE must rebuild each digit from two "
-                 "numbers, which cannot hold pixel noise, so it outputs a clean (if blurry) prototype. The skips add the "
-                 "encoder's pooled feature maps straight into the decoder: a path that bypasses the 2-D bottleneck and "
-                 f"can copy noise through, which {'shows as' if b['mse_vs_noisy'] < a['mse_vs_noisy'] else 'here does not show as'} "
-                 "outputs closer to the noisy input; and because the decoder leans on the skips, the 2-D codes carry less of the "
-                 "digit identity (compare the two scatter plots)."))
+noise_mse = torch.mean((p6_noisy - p6_test.images) ** 2).item()   # how far the noisy input is from the clean digit
+run.record("002.P6.3", noise_mse=noise_mse)
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+lines = []
+for k, e in err.items():
+    side = compare("its MSE to the noisy inputs", e["mse_vs_noisy"], "its MSE to the clean digits", e["mse_vs_clean"],
+                   better="neither", fmt="{:.4f}", key=f"{k}: closer to clean or noisy")
+    lines.append(f"- **{k}**: {run.verdict('002.P6.3', side)}"
+                 + (" — the output is closer to the clean digits." if side.outcome == "a" else
+                    " — the output is closer to the noisy inputs." if side.outcome == "b" else "."))
+excess = {k: e["mse_vs_noisy"] - e["mse_vs_clean"] for k, e in err.items()}
+skips_clean = compare("with skips", b["mse_vs_clean"], "without skips", a["mse_vs_clean"], better="lower",
+                      fmt="{:.4f}", key="skips: distance to clean")
+skips_noise = compare("with skips", excess["CAE + skips (P6.2)"], "without skips", excess["CAE (P6.1)"],
+                      better="higher", fmt="{:.4f}", key="skips: noise followed")
+display(Markdown(
+    f"On noisy {p6_dataset} ({profile}), σ = {sigma}; the noisy inputs themselves are at MSE {noise_mse:.4f} from the "
+    "clean digits.\n\n" + "\n".join(lines) + "\n\n"
+    f"With against without skips — distance to the clean digits: {run.verdict('002.P6.3', skips_clean)}. "
+    "An output that ignores the noise is farther from the noisy input than from the clean digit by about the "
+    f"noise's own MSE ({noise_mse:.4f}); the more an output follows the noise, the smaller that excess. Excess "
+    f"(MSE to noisy − MSE to clean): {run.verdict('002.P6.3', skips_noise)}.\n\n"
+    "Why one would expect a difference: the plain CAE must rebuild each digit from two numbers, which cannot hold "
+    "pixel noise, so it can only output a clean (if blurry) prototype. The skips add the encoder's pooled feature "
+    "maps straight into the decoder, a path that bypasses the 2-D bottleneck; trained against clean targets, the "
+    "decoder learns to use that path for the digit's layout while the pooling and the convolutions average the "
+    "noise away. "
+    + ("In this run the skip model follows the noise less than the plain model (a larger excess): the skips carry "
+       "layout, not noise." if skips_noise.outcome == "a" else
+       "In this run the skip model follows the noise more than the plain model (a smaller excess): some noise does "
+       "come through the skips." if skips_noise.outcome == "b" else
+       "In this run the two models follow the noise equally.")
+    + " The 2-D codes, silhouette by digit (higher: more of the digit identity): "
+    + run.verdict("002.P6.3", compare("with skips", p6_silhouette["CAE + skips (P6.2)"], "without skips",
+                                      p6_silhouette["CAE (P6.1)"], fmt="{:.3f}", key="skips: code silhouette"))
+    + ". A decoder that leans on the skips leaves the code less to carry, which would show as a lower silhouette."))
 
 # %% [markdown]
 # ## Summary

@@ -151,3 +151,23 @@ def test_gan_notebook_in_smoke(smoke_run):
     assert item["real_fd"] < item["gan_fd"] and item["real_fd"] < item["ae_fd"]
     assert item["d_loss_last"] < item["d_loss_first"]
     assert item["scorer_test_acc"] > 0.1
+
+
+def test_kanji_split_puts_every_nth_image_of_each_character_in_test_and_the_rest_in_train():
+    from helpers.data import ImageDataset
+    from helpers.kuzushiji import kanji_split
+
+    labels = torch.tensor([0] * 5 + [1] * 3)
+    data = ImageDataset("kuzushiji-kanji", "all", torch.arange(8.0).view(8, 1, 1, 1), labels, ("a", "b"))
+    test, train = kanji_split(data, "test", every=2), kanji_split(data, "train", every=2)
+    assert test.images.flatten().tolist() == [0, 2, 4, 5, 7] and train.images.flatten().tolist() == [1, 3, 6]
+    assert set(test.labels.tolist()) == set(train.labels.tolist()) == {0, 1}
+    with pytest.raises(ValueError, match="split"):
+        kanji_split(data, "val")
+
+
+def test_kuzushiji_kanji_is_a_registered_data_set_that_names_its_folder_when_missing(tmp_path):
+    from helpers.data import load_dataset
+
+    with pytest.raises(DataError, match="kkanji"):
+        load_dataset("kuzushiji-kanji", "train", root=tmp_path, download=False)

@@ -51,3 +51,31 @@ def test_pdf_report_is_built_with_the_latex_engine(tmp_path):
         text = subprocess.run(["pdftotext", str(written[0]), "-"], capture_output=True, text=True).stdout
         assert "Test notebook" in text and "test_acc=0.9512" in text and "Contents" in text
         assert "0%|" not in text and "HBox" not in text
+
+
+def notebook_with_prose_cell():
+    nb = notebook_with_outputs()
+    prose = nbformat.v4.new_code_cell('display(Markdown(f"sourcemarker {accuracy:.2%}"))')
+    prose.metadata["tags"] = ["remove_input"]
+    prose.metadata["jupyter"] = {"source_hidden": True}
+    prose.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "Generated sentence 91.20%.",
+                                                                   "text/plain": "<Markdown>"})]
+    nb.cells.append(prose)
+    return nb
+
+
+def test_prose_cells_show_their_sentence_but_not_their_source_in_the_report(tmp_path):
+    from nbconvert import HTMLExporter
+
+    from helpers.report import exporter_config
+
+    html, _ = HTMLExporter(config=exporter_config()).from_notebook_node(notebook_with_prose_cell())
+    assert "Generated sentence" in html and "sourcemarker" not in html and "Test notebook" in html
+    if pdf_engine_missing() or not shutil.which("pdftotext"):
+        pytest.skip("PDF engine or pdftotext missing here")
+    source = tmp_path / "notebooks" / "99_test.ipynb"
+    source.parent.mkdir()
+    nbformat.write(notebook_with_prose_cell(), str(source))
+    pdf = build_report([source], tmp_path / "report", "smoke", per_notebook=False)[0]
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Generated sentence" in text and "sourcemarker" not in text and "train()" in text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from helpers.notebook import NotebookRun, summary_table
-from helpers.statements import (SAME, agrees, best_of, compare, near, recheck, similar, standard_error)
+from helpers.statements import (SAME, agrees, best_of, compare, meets, near, recheck, similar, standard_error)
 
 NOTEBOOKS = ["01_cnn_classifier", "02_autoencoders", "03_transfer_learning", "04_denoising", "05_gan"]
 
@@ -19,6 +19,17 @@ def test_compare_names_the_winner_only_beyond_twice_the_spread():
     assert within.outcome == "same" and within.text.endswith(SAME) and "beats" not in within.text
     worse = compare("pretrained", 0.70, "scratch", 0.80, spread=(0.01, "spread"))
     assert worse.outcome == "b" and worse.text.startswith("scratch beats pretrained")
+
+
+def test_compare_without_a_judgement_says_exceeds():
+    s = compare("1 → 8", 30, "8 → 1", 2, better="neither", spread=(5.6, "Poisson noise"))
+    assert s.outcome == "a" and s.text.startswith("1 → 8 exceeds 8 → 1") and "better" not in s.text
+
+
+def test_meets_a_goal_in_either_direction():
+    assert meets("time ratio", 1.8, "the 3× goal", 3.0).outcome == "meets"
+    assert meets("time ratio", 3.5, "the 3× goal", 3.0).outcome == "misses"
+    assert meets("accuracy", 0.9, "the 95% target", 0.95, better="higher").outcome == "misses"
 
 
 def test_compare_lower_is_better_flips_the_winner_and_a_single_run_says_so():
@@ -96,3 +107,47 @@ def test_every_recorded_verdict_follows_from_its_numbers(smoke_run, notebook):
             values = verdict["values"]
             pick = max if verdict["better"] == "higher" else min
             assert values[verdict["best"]] == pick(values.values()), (item, key)
+
+
+def _is_display_markdown(node) -> bool:
+    import ast
+
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+            and getattr(node.value.func, "id", None) == "display" and len(node.value.args) == 1
+            and isinstance(node.value.args[0], ast.Call) and getattr(node.value.args[0].func, "id", None) == "Markdown")
+
+
+def prose_only(source: str) -> bool:
+    """A code cell whose only job is to write prose: it ends in display(Markdown(...)), shows nothing else,
+    and trains, records, saves or finishes nothing (its helper statements are assignments, defs, loops, ifs)."""
+    import ast
+
+    body = ast.parse(source).body
+    if not body or any(word in source for word in ("run.figure", "run.record", "run.finish", ".fit(", "train_engine(",
+                                                     "train_gan(", "train_2d(")):
+        return False
+    allowed = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.FunctionDef, ast.For, ast.If, ast.Import, ast.ImportFrom)
+    nodes = [n for top in body for n in ([top] if not isinstance(top, ast.If) else top.body + top.orelse)]
+    return any(_is_display_markdown(n) for n in nodes) and all(
+        isinstance(n, allowed) or _is_display_markdown(n) for n in nodes)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_prose_only_cells_and_only_they_are_hidden_in_jupyterlab_and_the_report(notebook):
+    from pathlib import Path
+
+    import jupytext
+
+    nb = jupytext.read(Path(__file__).parent.parent / "notebooks" / f"{notebook}.py")
+    assert "jupyter" in nb.metadata["jupytext"]["cell_metadata_filter"].split(","), "jupytext would drop the flag"
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        hidden = "remove_input" in cell.metadata.get("tags", [])
+        assert hidden == prose_only(cell.source), cell.source[:200]
+        assert hidden == bool(cell.metadata.get("jupyter", {}).get("source_hidden")), cell.source[:200]
+
+
+def test_prose_only_rule():
+    assert prose_only('x = 1\ndisplay(Markdown(f"{x}"))')
+    assert not prose_only('display(Markdown("a"))\ntable')
+    assert not prose_only('run.record("a", x=1)\ndisplay(Markdown("a"))')
+    assert not prose_only("table")

@@ -142,6 +142,27 @@ class ExamplesMNISTNet(nn.Module):
         return self.fc2(x)                      # logits (the example's log_softmax + NLL == CE)
 
 
+def architecture_columns(model: nn.Module) -> dict[str, str]:
+    """The conv layers of ``model`` as table columns: count, filters in order (``16 x14``: fourteen
+    16-filter convs in a row), and each distinct
+    kernel / stride / padding with how often it occurs (004.Ex1's results table; 01)."""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise ValueError(f"{type(model).__name__} has no Conv2d layers to describe")
+    shapes: dict[str, int] = {}
+    for conv in convs:
+        shape = f"{conv.kernel_size[0]}x{conv.kernel_size[1]}/s{conv.stride[0]}/p{conv.padding[0]}"
+        shapes[shape] = shapes.get(shape, 0) + 1
+    runs: list[list[int]] = []                       # filters in order, equal neighbours run-length coded
+    for conv in convs:
+        if runs and runs[-1][0] == conv.out_channels:
+            runs[-1][1] += 1
+        else:
+            runs.append([conv.out_channels, 1])
+    return {"conv layers": str(len(convs)), "filters": ", ".join(f"{c}" + (f" x{n}" if n > 1 else "") for c, n in runs),
+            "kernel/stride/padding": ", ".join(f"{k} x{n}" for k, n in shapes.items())}
+
+
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """Output side of a conv or pooling layer: floor((n + 2p - d(k-1) - 1) / s) + 1 (002.P4.1; 01)."""
     if min(size, kernel, stride) < 1 or padding < 0:
