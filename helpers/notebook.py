@@ -99,7 +99,7 @@ class NotebookRun:
         verdicts = self.metrics.setdefault(key, {}).setdefault("verdicts", {})
         if statement.key in verdicts:
             raise ValueError(f"{key} already has a verdict named {statement.key!r}: give each statement its own key=")
-        verdicts[statement.key] = statement.verdict
+        verdicts[statement.key] = {**statement.verdict, "sentence": statement.text}
         return statement.text
 
     def finish(self) -> dict[str, Any]:

@@ -137,16 +137,20 @@ def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2,
     """Render ``model``'s computation graph to ``path`` (PNG) with torchview + graphviz (01).
 
     torchview traces a real forward pass, so parallel branches and skip connections appear as
-    they are executed (a ``print(model)`` only lists modules, not how they are wired).
+    they are executed (a ``print(model)`` only lists modules, not how they are wired). The trace
+    runs on a copy under a forked RNG, so drawing a model before training leaves its training unchanged.
     """
     from pathlib import Path
 
     from torchview import draw_graph
 
+    import copy
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    graph = draw_graph(model, input_size=input_size, depth=depth, expand_nested=True,
-                       graph_name=title or type(model).__name__, device="cpu")
+    with torch.random.fork_rng(devices=[]):       # a copy and a private RNG: the traced pass changes nothing
+        graph = draw_graph(copy.deepcopy(model).cpu(), input_size=input_size, depth=depth, expand_nested=True,
+                           graph_name=title or type(model).__name__, device="cpu")
     graph.visual_graph.attr(label=title, labelloc="t", fontsize="14")
     graph.visual_graph.render(filename=path.with_suffix("").name, directory=str(path.parent),
                               format="png", cleanup=True)

@@ -181,6 +181,24 @@ def meets(name: str, value: float, goal_name: str, goal: float, better: str = LO
     return Statement(key or "meets", text, verdict)
 
 
+def sentence_matches(verdict: Mapping[str, Any], sentence: str) -> bool:
+    """Whether a sentence says what its verdict's outcome says (the judgement words), for tests."""
+    kind, outcome = verdict["kind"], verdict["outcome"]
+    if kind == "compare":
+        a, b = verdict["a"]["name"], verdict["b"]["name"]
+        verb = "exceeds" if verdict["better"] == NEUTRAL else "beats"
+        if outcome == "same":
+            return SAME in sentence and f" {verb} " not in sentence.split("(")[0]
+        winner, loser = (a, b) if outcome == "a" else (b, a)
+        return sentence.startswith(f"{winner} {verb} {loser}") and SAME not in sentence
+    phrases = {("best_of", "clear"): f"{verdict.get('best')} has the best",
+               ("best_of", "tied"): "share the best", ("similar", "similar"): "are similar",
+               ("similar", "different"): "are not similar", ("near", "near"): " is near ",
+               ("near", "far"): " is well away from ", ("meets", "meets"): " meets ", ("meets", "misses"): " misses ",
+               ("agrees", "agrees"): ": agrees", ("agrees", "disagrees"): ": does not agree"}
+    return phrases[(kind, outcome)] in sentence
+
+
 def recheck(verdict: Mapping[str, Any]) -> str:
     """The outcome the recorded numbers imply, derived again from the record alone (tests)."""
     kind = verdict["kind"]

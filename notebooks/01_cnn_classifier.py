@@ -130,9 +130,9 @@ run.figure(image_grid(filters, f"002.P4.2 the 40 learned 5x5 filters of conv1 {r
                       ncols=10, normalize=True, cmap="RdBu_r"), "002_P4_2_filters")
 
 # %% [markdown]
-# Each filter is shown with its own contrast stretch (blue negative, red positive). Many are
-# oriented edge and stroke detectors (a positive band beside a negative band), a few are
-# centre-surround blobs; with only a few epochs some remain noisy.
+# Each filter is shown with its own contrast stretch (blue negative, red positive). What to look
+# for: oriented edge and stroke detectors (a positive band beside a negative band), centre-surround
+# blobs, and, after only a few epochs, filters that are still close to their random start (noisy).
 #
 # ### (b) Confusion matrix on the test split
 

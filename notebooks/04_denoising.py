@@ -195,9 +195,17 @@ display(summary)
 code_shape = summary[summary.layer.str.startswith("encoder")]["output shape"].iloc[-1]
 code_values = int(np.prod(code_shape))
 run.record("004.Ex3", diabolo_ok=summary["output shape"].iloc[-1] == (1, 28, 28), encoder_output_values=code_values)
-display(Markdown(f"b) The output shape {summary['output shape'].iloc[-1]} equals the input's (1, 28, 28). "
-                 f"The encoder's output is {code_shape} = {code_values} values against 784 input pixels: "
-                 f"{code_values / 784:.1f}× *more*, so this encoder does not compress; it is a denoiser, not a codec."))
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
+compresses = compare("the encoder's output", code_values, "the input", 784, better="neither", fmt="{:,.0f} values",
+                     diff_fmt="{:,.0f} values", key="encoder_size")
+display(Markdown(f"a) The output shape {summary['output shape'].iloc[-1]} "
+                 + ("equals" if tuple(summary["output shape"].iloc[-1]) == (1, 28, 28) else "**differs from**")
+                 + f" the input's (1, 28, 28). b) The encoder's output is {code_shape}: "
+                 + run.verdict("004.Ex3.b", compresses) + (
+                     f" ({code_values / 784:.1f}× the input), so this encoder does not compress; it is a denoiser, "
+                     "not a codec." if compresses.outcome == "a" else
+                     ", so its output is a compressed code and could serve as a codec's bitstream.")))
 
 # %% [markdown]
 # Training data: the first `denoise_train` training images with fresh Gaussian noise (σ = `sigma`,

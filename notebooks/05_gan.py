@@ -196,8 +196,8 @@ measure a game, not quality: each loss is relative to the current opponent, so a
 mean a weaker D rather than better images, and the batch-level curve mostly shows the oscillation of
 the two players. What does measure the samples is the score table: FD {s['DCGAN']['fd']:.2f} for the
 DCGAN against {s['AE decoder, random codes']['fd']:.2f} for the AE decoder fed random codes and
-{s['real training images']['fd']:.2f} for real training images (the floor; not zero, because two
-finite samples differ). Mean scorer confidence is {s['DCGAN']['confidence']:.2f} (GAN),
+{s['real training images']['fd']:.2f} for real training images (the floor: two finite samples of
+real images differ too). Mean scorer confidence is {s['DCGAN']['confidence']:.2f} (GAN),
 {s['AE decoder, random codes']['confidence']:.2f} (AE) and {s['real training images']['confidence']:.2f}
 (real); the GAN covers {s['DCGAN']['classes_covered']} of {len(train.classes)} classes. Signs of mode
 collapse would be a histogram concentrated on few classes, a low coverage, near-identical images in

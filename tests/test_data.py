@@ -204,3 +204,11 @@ def test_a_valid_small_copy_loads(tmp_path):
     embedded_copy(tmp_path)
     train = load_dataset("mnist-10k", root=tmp_path, download=False)
     assert len(train) == 20 and train.images.shape == (20, 1, 28, 28)
+
+
+def test_fashion_groups_partition_the_fashion_mnist_classes():
+    from helpers.data import FASHION_CLASSES, FASHION_GROUPS
+
+    members = [c for group in FASHION_GROUPS.values() for c in group]
+    assert sorted(members) == sorted(FASHION_CLASSES)
+    assert "Sandal" in FASHION_GROUPS["footwear"] and "Sandal" not in FASHION_GROUPS["upper-body garments"]

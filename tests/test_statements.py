@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from helpers.notebook import NotebookRun, summary_table
-from helpers.statements import (SAME, agrees, best_of, compare, meets, near, recheck, similar, standard_error)
+from helpers.statements import (SAME, agrees, best_of, compare, meets, near, recheck, sentence_matches, similar,
+                                standard_error)
 
 NOTEBOOKS = ["01_cnn_classifier", "02_autoencoders", "03_transfer_learning", "04_denoising", "05_gan"]
 
@@ -81,11 +82,24 @@ def test_recheck_catches_a_verdict_its_numbers_deny():
     assert recheck(verdict) != verdict["outcome"]
 
 
+@pytest.mark.parametrize("statement", [
+    compare("a", 2.0, "b", 1.0), compare("a", 1.0, "b", 2.0), compare("a", 1.0, "b", 1.1, spread=(0.1, "noise")),
+    compare("a", 3.0, "b", 1.0, better="neither"), best_of({"x": 1.0, "y": 0.5}), similar({"x": 1, "y": 9}, "sizes"),
+    near("v", 1.0, "r", 1.05), meets("t", 4.0, "goal", 3.0), agrees("check", 1.0, 1e-3)])
+def test_every_generated_sentence_carries_its_outcome_and_not_the_opposite(statement):
+    assert sentence_matches(statement.verdict, statement.text)
+    flipped = dict(statement.verdict)
+    flipped["outcome"] = {"a": "b", "b": "a", "same": "a", "clear": "tied", "different": "similar",
+                          "near": "far", "misses": "meets", "disagrees": "agrees"}[statement.outcome]
+    assert not sentence_matches(flipped, statement.text)
+
+
 def test_run_verdict_records_under_the_item_and_refuses_duplicates(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_OUTPUT", str(tmp_path))
     run = NotebookRun("99_test", {"profile": "smoke"})
     text = run.verdict("000.5", compare("a", 2.0, "b", 1.0, key="gain"))
     assert text.startswith("a beats b") and run.metrics["000.5"]["verdicts"]["gain"]["outcome"] == "a"
+    assert run.metrics["000.5"]["verdicts"]["gain"]["sentence"] == text
     with pytest.raises(ValueError, match="gain"):
         run.verdict("000.5", compare("a", 2.0, "b", 1.0, key="gain"))
     assert "gain: a" in summary_table(run.metrics)
@@ -103,6 +117,7 @@ def test_every_recorded_verdict_follows_from_its_numbers(smoke_run, notebook):
     assert verdicts, f"{notebook} records no generated statements"
     for item, key, verdict in verdicts:
         assert recheck(verdict) == verdict["outcome"], (item, key, verdict)
+        assert sentence_matches(verdict, verdict["sentence"]), (item, key, verdict)
         if verdict["kind"] == "best_of":
             values = verdict["values"]
             pick = max if verdict["better"] == "higher" else min
