@@ -3,6 +3,8 @@ verdicts agree with the numbers they were computed from (smoke runs)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from helpers.notebook import NotebookRun, summary_table
@@ -166,3 +168,30 @@ def test_prose_only_rule():
     assert not prose_only('display(Markdown("a"))\ntable')
     assert not prose_only('run.record("a", x=1)\ndisplay(Markdown("a"))')
     assert not prose_only("table")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_the_report_prints_prose_cells_outputs_but_not_their_source(smoke_run, notebook):
+    import copy
+
+    import nbformat
+    from nbconvert import LatexExporter
+
+    from helpers.report import PROSE_TAG, TEMPLATES, clean_outputs, exporter_config
+
+    smoke_run(notebook)
+    nb = clean_outputs(nbformat.read(str(smoke_run.root / "out" / "notebooks" / f"{notebook}.ipynb"), as_version=4))
+    prose = [c for c in nb.cells if PROSE_TAG in c.metadata.get("tags", [])]
+    assert prose, f"{notebook} has no prose cells"
+    for k, cell in enumerate(prose):          # a marker in each prose cell's source, to look for in the LaTeX
+        cell.source = f"prosesourcemarker{k}()\n" + cell.source
+    exporter = LatexExporter(config=exporter_config(), extra_template_paths=[str(TEMPLATES / "workbook")],
+                             template_file="workbook.tex.j2")
+    latex, _ = exporter.from_notebook_node(nb)
+    assert "prosesourcemarker" not in latex
+    sentence = next(o["data"]["text/markdown"] for c in prose for o in c.outputs if "text/markdown" in o.get("data", {}))
+    assert re.findall(r"[A-Za-z]{5,}", sentence)[0] in latex      # the sentence itself is printed
+    untagged = copy.deepcopy(nb)                 # the same check must fail when the tag is missing
+    for cell in untagged.cells:
+        cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != PROSE_TAG]
+    assert "prosesourcemarker" in exporter.from_notebook_node(untagged)[0]
