@@ -60,11 +60,12 @@ def standard_error(accuracy: float, n: int) -> float:
 
 def compare(a_name: str, a: float, b_name: str, b: float, better: str = HIGHER,
             spread: tuple[float, str] | None = None, factor: float = 2.0, fmt: str = "{:.3g}",
-            diff_fmt: str | None = None, key: str | None = None) -> Statement:
+            diff_fmt: str | None = None, exact: bool = False, key: str | None = None) -> Statement:
     """Which of two numbers is better, judged against ``factor`` x the noise ``spread`` = (value, what it is).
 
     Without a spread the difference is reported as measured in one run ("single run, no noise estimate").
-    ``better="neither"`` compares sizes without a judgement ("A exceeds B by ...").
+    ``better="neither"`` compares sizes without a judgement ("A exceeds B by ..."); ``exact=True`` marks
+    numbers that no run can change (a layer's size, a closed-form cost), which need no noise estimate.
     """
     _check_better(better, neutral=True)
     _finite(**{a_name: a, b_name: b})
@@ -84,8 +85,10 @@ def compare(a_name: str, a: float, b_name: str, b: float, better: str = HIGHER,
             text = f"{winner} exceeds {loser} by {diff_fmt.format(abs(a - b))} ({values})"
         else:
             text = f"{winner} beats {loser} by {diff_fmt.format(abs(a - b))} ({values}; {better} is better)"
-        text += (f", more than {factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])})" if spread
-                 else ", a single run without a noise estimate")
+        if spread:
+            text += f", more than {factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])})"
+        elif not exact:
+            text += ", a single run without a noise estimate"
     verdict = {"kind": "compare", "a": {"name": a_name, "value": float(a)}, "b": {"name": b_name, "value": float(b)},
                "better": better, "spread": float(spread[0]) if spread else None,
                "spread_label": spread[1] if spread else None, "factor": factor, "outcome": outcome}

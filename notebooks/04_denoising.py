@@ -198,7 +198,7 @@ run.record("004.Ex3", diabolo_ok=summary["output shape"].iloc[-1] == (1, 28, 28)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
 compresses = compare("the encoder's output", code_values, "the input", 784, better="neither", fmt="{:,.0f} values",
-                     diff_fmt="{:,.0f} values", key="encoder_size")
+                     diff_fmt="{:,.0f} values", exact=True, key="encoder_size")
 display(Markdown(f"a) The output shape {summary['output shape'].iloc[-1]} "
                  + ("equals" if tuple(summary["output shape"].iloc[-1]) == (1, 28, 28) else "**differs from**")
                  + f" the input's (1, 28, 28). b) The encoder's output is {code_shape}: "
