@@ -118,10 +118,11 @@ def test_notebook_smoke(smoke_run):
     assert metrics["source"]["pretrain_test_acc"] > 0.2          # Fashion-MNIST, chance is 0.1 (2000 images, 1 epoch)
     assert "004.Ex2" not in metrics                              # the real path is skipped offline
     for target in ("notmnist-10k", "mnist-10k"):
-        values = metrics[f"study.{target}"]
+        values = {k: v for k, v in metrics[f"study.{target}"].items() if k != "verdicts"}
         assert len(values) == 4 * 2                               # 4 strategies x 2 budgets in smoke
         assert all(0.0 <= v <= 1.0 for v in values.values())
         assert max(values.values()) > 0.2                         # above chance (0.1)
+        assert {"best_at_10", "finetune_vs_scratch_at_10"} <= set(metrics[f"study.{target}"]["verdicts"])
 
 
 def test_real_path_loops_on_fake_images():
