@@ -75,7 +75,7 @@ run = start_notebook("03_transfer_learning", globals(),
 # Frozen-backbone heads train on features computed **once** and cached: each head epoch then
 # costs a matrix product instead of a pass through the backbone (the saving is measured below).
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["remove_input"]
 if not run_pretrained:
     display(Markdown("> **Needs internet** (ImageNet weights into `TORCH_HOME`, Food-101 into `data/`): "
                      f"skipped in the `{profile}` profile. Run the `full` profile on a machine with a "
@@ -177,7 +177,7 @@ for (target, strategy), row in table.iterrows():
     run.record(f"study.{target}", **{f"{strategy}@{b}": float(v) for b, v in row.items()})
 run.record("study", time_s=study_time, runs=len(results))
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% jupyter={"source_hidden": true} tags=["remove_input"]
 spread = results.groupby(["target", "strategy", "labels_per_class"])["test_acc"].std(ddof=0)
 lo, hi = min(budgets), max(budgets)
 
