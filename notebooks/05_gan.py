@@ -109,7 +109,8 @@ run.figure(image_rows({f"epoch {e}": imgs[:12] for e, imgs in sorted(snapshots.i
                       f"003.5 the same 12 noise vectors after each snapshot epoch {run.caption('003.5')}"),
            "003_5_progress")
 fakes = sample(G, torch.randn(score_n, latent_dim, generator=torch.Generator().manual_seed(seed + 1)))
-run.figure(image_grid(train.images[:64], f"003.5 real {run.caption('003.5')}", ncols=8, cell=0.6),
+shown_real = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:64]]
+run.figure(image_grid(shown_real, f"003.5 real (random 64) {run.caption('003.5')}", ncols=8, cell=0.6),
            "003_5_real_64")
 run.figure(image_grid(fakes[:64], f"003.5 fake (new noise) {run.caption('003.5')}", ncols=8, cell=0.6),
            "003_5_fake_64")
