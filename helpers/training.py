@@ -159,8 +159,8 @@ def progress(iterable: Iterable, desc: str = "", unit: str = "it", per_item: boo
     """Progress over ``iterable``: a widget bar in JupyterLab, one line per step in batch runs (01).
 
     - In a notebook open in JupyterLab (see ``helpers.frontend.live_frontend``): a ``tqdm``
-      widget with a label of at most ``DESC_WIDTH`` characters and a fixed layout, so the bar is
-      visible at any width (callers keep their postfix short, see :func:`short_postfix`).
+      widget with a label cut to ``DESC_WIDTH`` characters, full width, without the rate, so the
+      bar stays visible at any width (callers keep their postfix short, see :func:`short_postfix`).
     - In papermill, ``nbconvert --execute`` and the runner (``WORKBOOK_PROGRESS=stderr``): an
       :class:`EpochLines` that writes one clean line per epoch (``per_item``) or per iterable to
       the console and nothing into the notebook, so executed notebooks and PDFs hold no stale bars.
@@ -171,14 +171,13 @@ def progress(iterable: Iterable, desc: str = "", unit: str = "it", per_item: boo
 
     from .frontend import in_kernel, live_frontend
 
-    desc = _trim(desc, DESC_WIDTH)
     mode = os.environ.get("WORKBOOK_PROGRESS", "auto")
     if mode == "off" or disable:
         return tqdm(iterable, desc=desc, unit=unit, disable=True, **kwargs)
     if live_frontend():
         from tqdm.notebook import tqdm as notebook_tqdm
 
-        return notebook_tqdm(iterable, desc=desc, unit=unit, ncols="100%", **kwargs,
+        return notebook_tqdm(iterable, desc=_trim(desc, DESC_WIDTH), unit=unit, ncols="100%", **kwargs,
                              bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
                                         "[{elapsed}<{remaining}{postfix}]")
     if mode == "stderr" or in_kernel() or not sys.stderr.isatty():
