@@ -139,12 +139,18 @@ def _explorer_box_class():
 
 # --------------------------------------------------------------------------- small pieces
 
+def _digits(step: float) -> int:
+    """Decimals that show a change of one ``step``."""
+    return max(2, int(np.ceil(-np.log10(step))) + 1) if step > 0 else 2
+
+
 def _slider(kind: str, description: str, value, low, high, step):
     import ipywidgets as widgets
 
+    options = {} if kind == "int" else {"readout_format": f".{_digits(step)}f"}
     cls = widgets.IntSlider if kind == "int" else widgets.FloatSlider
     return cls(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
-               style={"description_width": "initial"}, layout=widgets.Layout(width="260px"))
+               style={"description_width": "initial"}, layout=widgets.Layout(width="260px"), **options)
 
 
 def _dropdown(description: str, options: Sequence[str], value=None):
@@ -152,7 +158,8 @@ def _dropdown(description: str, options: Sequence[str], value=None):
 
     options = list(options)
     return widgets.Dropdown(options=options, value=value if value is not None else options[0],
-                            description=description, style={"description_width": "initial"})
+                            description=description, style={"description_width": "initial"},
+                            layout=widgets.Layout(width="240px"))
 
 
 def _image(t: torch.Tensor) -> np.ndarray:
@@ -348,7 +355,8 @@ def activation_explorer(model, data, caption: str = "", layers: Mapping[str, Any
         _show(ax, bank, f"all {weight.shape[0]} {layer} filters ({weight.shape[2]}×{weight.shape[3]}{inputs});\n"
               f"filter {channel} outlined", cmap="RdBu_r", vmin=-bound, vmax=bound)
         r, c = corners[channel]
-        ax.add_patch(Rectangle((c - 1, r - 1), bw + 1, bh + 1, fill=False, edgecolor="black", linewidth=2))
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), bw, bh, fill=False, edgecolor="black", linewidth=2,
+                               clip_on=False))
         fig.suptitle(f"activation map and filters {caption}".strip(), fontsize=11)
         fig.tight_layout()
         return fig
@@ -405,7 +413,8 @@ def latent_explorer(models: Mapping[str, tuple[nn.Module, np.ndarray]], data, ca
                    ax=left, s=4)
         left.plot([x], [y], marker="x", color="black", markersize=12, markeredgewidth=2.5)
         skips = " (skips zero)" if getattr(net, "skip", False) else ""
-        _show(right, _decode(net, (x, y)), f"decoded at ({x:.2f}, {y:.2f}){skips}")
+        digits = _digits(float(np.min(ranges[model][1] - ranges[model][0])) / 50)
+        _show(right, _decode(net, (x, y)), f"decoded at ({x:.{digits}f}, {y:.{digits}f}){skips}")
         fig.suptitle(f"latent-space explorer {caption}".strip(), fontsize=11)
         fig.tight_layout()
         return fig
@@ -425,6 +434,7 @@ def latent_explorer(models: Mapping[str, tuple[nn.Module, np.ndarray]], data, ca
                     slider.min, slider.max = -1e9, 1e9      # widen first so min <= max holds throughout
                     slider.min, slider.max = float(low[axis]), float(high[axis])
                     slider.step = float((high[axis] - low[axis]) / 50)
+                    slider.readout_format = f".{_digits(slider.step)}f"
                     slider.value = float((low[axis] + high[axis]) / 2)
 
     return Explorer("latent-space explorer", draw, controls, on_change)

@@ -116,11 +116,13 @@ class EpochLines:
         self.iterable, self.desc, self.unit, self.per_item = iterable, desc, unit, per_item
         self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
         self.n, self.postfix, self.write = initial, "", write or console_line
-        self._started, self._pending, self._closed = time.perf_counter(), False, False
+        self._started, self._pending, self._closed, self._in_item = time.perf_counter(), False, False, False
 
     def __iter__(self):
         for item in self.iterable:
+            self._in_item = True
             yield item
+            self._in_item = False
             self.n += 1
             self._pending = True
             if self.per_item:
@@ -148,8 +150,12 @@ class EpochLines:
         self._pending, self._started = False, time.perf_counter()
 
     def close(self) -> None:
-        """Write the line still owed (an iterable left early, or the per-iterable line)."""
-        if not self._closed and self._pending:
+        """Write the line still owed: the per-iterable line, or that of an item the loop broke out of."""
+        if self._closed:
+            return
+        if self._in_item:            # the caller left the loop inside an item (early stopping): it counts
+            self.n, self._in_item, self._pending = self.n + 1, False, True
+        if self._pending:
             self._emit()
         self._closed = True
 
@@ -177,9 +183,14 @@ def progress(iterable: Iterable, desc: str = "", unit: str = "it", per_item: boo
     if live_frontend():
         from tqdm.notebook import tqdm as notebook_tqdm
 
-        return notebook_tqdm(iterable, desc=_trim(desc, DESC_WIDTH), unit=unit, ncols="100%", **kwargs,
-                             bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
-                                        "[{elapsed}<{remaining}{postfix}]")
+        bar = notebook_tqdm(iterable, desc=_trim(desc, DESC_WIDTH), unit=unit, **kwargs,
+                            bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                       "[{elapsed}<{remaining}{postfix}]")
+        container = getattr(bar, "container", None)
+        if container is not None:      # full width; the bar keeps at least 120 px, texts wrap below it
+            container.layout.width, container.layout.flex_flow = "100%", "row wrap"
+            container.children[1].layout.flex, container.children[1].layout.min_width = "2", "120px"
+        return bar
     if mode == "stderr" or in_kernel() or not sys.stderr.isatty():
         keep = {k: kwargs[k] for k in ("total", "initial") if k in kwargs}
         return EpochLines(iterable, desc, unit=unit, per_item=per_item, **keep)
