@@ -3,8 +3,8 @@
 Starts ``jupyter lab`` on 127.0.0.1 (a free port, a random token, ``JUPYTER_CONFIG_PATH=jupyter``)
 and drives Debian's ``chromium`` headless with the ``playwright`` package (never ``playwright
 install``: the browser comes from apt, see ``make system-deps``). Each notebook with explorers is
-copied with its smoke-profile values injected after the parameters cell (papermill's way, so it
-also works where the notebook resolves ``profile`` itself), run with Run All, and then
+copied with ``profile = "smoke"`` injected after the parameters cell (papermill's way; the setup
+call ``start_notebook`` resolves the smoke values), run with Run All, and then
 
 - no cell shows an error, a stderr box (warnings, stale progress text) or a widget error;
 - every progress bar is visibly wide;
@@ -39,21 +39,14 @@ EXPLORERS = {"01_cnn_classifier": 3, "02_autoencoders": 1, "04_denoising": 2, "0
 NOTEBOOK_TIMEOUT_S = 240
 
 
-def smoke_values(notebook: str) -> dict:
-    """The smoke profile's parameter values from ``notebooks/profiles/<notebook>.toml``."""
-    import tomllib
-
-    table = tomllib.loads((REPO_ROOT / "notebooks" / "profiles" / f"{notebook}.toml").read_text())
-    return {"profile": "smoke", **table.get("smoke", {})}
-
-
 def smoke_copy(notebook: str, folder: Path) -> Path:
-    """A copy of the notebook with the smoke values injected after its parameters cell."""
+    """A copy of the notebook with ``profile = "smoke"`` injected after its parameters cell, as
+    papermill's ``-p profile smoke`` does; the notebook's setup call resolves the profile's values."""
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
     nb = load_notebook_node(str(REPO_ROOT / "notebooks" / f"{notebook}.ipynb"))
-    nb = parameterize_notebook(nb, smoke_values(notebook))
+    nb = parameterize_notebook(nb, {"profile": "smoke"})
     target = folder / f"{notebook}.ipynb"
     nbformat.write(nb, str(target))
     return target
