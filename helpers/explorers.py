@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from .frontend import live_frontend
+from .training import evaluating
 
 RENDER_DPI = 144          # the widget's PNGs: 1.44x the figure size in inches at 100 dpi, sharp on screen
 
@@ -45,7 +47,7 @@ class Explorer:
     """
 
     def __init__(self, name: str, draw: Callable[..., Any], controls: Mapping[str, Any],
-                 on_change: Callable[[str, "Explorer"], None] | None = None):
+                 on_change: Callable[[str, Explorer], None] | None = None):
         self.name, self.draw, self.controls, self.on_change = name, draw, dict(controls), on_change
         self._widget = None
         self._adjusting = False
@@ -114,7 +116,7 @@ class Explorer:
             plt.close(fig)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _explorer_box_class():
     import ipywidgets as widgets
 
@@ -284,13 +286,11 @@ def layer_activation(model, layer, image: torch.Tensor) -> torch.Tensor:
     if isinstance(model, nn.Module):
         found = {}
         handle = layer.register_forward_hook(lambda module, inputs, output: found.setdefault("out", output))
-        was_training = model.training
-        model.eval()
         try:
-            model(x.to(_device(model)))
+            with evaluating(model):
+                model(x.to(_device(model)))
         finally:
             handle.remove()
-            model.train(was_training)
         return found["out"][0].cpu()
     dtype = model.layers[layer].params["W"].dtype
     return model.forward(x.to(dtype), upto=layer + 1)[0].float()
@@ -376,12 +376,9 @@ def activation_explorer(model, data, caption: str = "", layers: Mapping[str, Any
 
 # --------------------------------------------------------------------------- 002.P5.4 / P6.1 / P6.2 latent
 
-@torch.no_grad()
 def _decode(model: nn.Module, code: Sequence[float]) -> torch.Tensor:
-    was_training = model.training
-    model.eval()
-    image = model.decode(torch.tensor([list(code)], dtype=torch.float32, device=_device(model)))[0].cpu()
-    model.train(was_training)
+    with evaluating(model):
+        image = model.decode(torch.tensor([list(code)], dtype=torch.float32, device=_device(model)))[0].cpu()
     return image.clamp(0, 1)
 
 
@@ -458,14 +455,11 @@ def noise_explorer(models: Mapping[str, nn.Module], data, sigma: float = 0.3, ca
     clean = data.images[:max(n_psnr, 1)]
     pattern = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
 
-    @torch.no_grad()
     def outputs(noisy: torch.Tensor) -> dict[str, torch.Tensor]:
         result = {}
         for label, model in models.items():
-            was_training = model.training
-            model.eval()
-            result[label] = model(noisy.to(_device(model))).cpu().clamp(0, 1)
-            model.train(was_training)
+            with evaluating(model):
+                result[label] = model(noisy.to(_device(model))).cpu().clamp(0, 1)
         return result
 
     def draw(sigma: float, index: int):

@@ -9,6 +9,7 @@ from torch import nn
 
 from .training import evaluating
 
+
 def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
     """The symmetric square root of a covariance matrix (eigenvalues below 0 from round-off set to 0)."""
     values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)

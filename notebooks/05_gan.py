@@ -46,7 +46,6 @@ import torch
 from IPython.display import Markdown, display
 
 from helpers.data import load_splits
-from helpers.sample_scores import sample_scores
 from helpers.explorers import generator_explorer
 from helpers.gan_training import sample, train_gan
 from helpers.latent import random_codes
@@ -55,6 +54,7 @@ from helpers.models.classifiers import SequentialCNN
 from helpers.models.gan import Discriminator, Generator
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import curves, image_grid, image_rows
+from helpers.sample_scores import sample_scores
 from helpers.training import Trainer, count_parameters, predict
 
 run = start_notebook("05_gan", globals(), datasets={"003.5": "dataset"})

@@ -79,7 +79,7 @@ def test_every_control_redraws_the_widget_image(name):
 
 def test_activation_explorer_limits_the_channel_slider_to_the_layer():
     explorer = explorers.activation_explorer(FortyFilterCNN(), tiny_data())
-    explorer.widget
+    _ = explorer.widget                # builds the controls' observers
     assert explorer.controls["channel"].max == 39
     explorer.controls["layer"].value = "conv2"
     assert explorer.controls["channel"].max == 31
@@ -96,8 +96,8 @@ def test_layer_activation_matches_the_network_for_both_model_kinds():
 
 
 def test_without_a_frontend_an_explorer_displays_one_static_figure(monkeypatch):
-    import matplotlib.figure
     import IPython.display
+    import matplotlib.figure
 
     shown = []
     monkeypatch.setenv("WORKBOOK_WIDGETS", "off")
