@@ -8,7 +8,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PROFILE ?= default
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := pandoc texlive-xetex texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core graphviz poppler-utils
+APT_PACKAGES := pandoc texlive-xetex texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core graphviz poppler-utils \
+                chromium
 
 .PHONY: report test setup system-deps lab smoke benchmark clean
 
@@ -22,7 +23,7 @@ smoke: setup
 	$(PY) -m helpers.runner --profile smoke
 
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(VENV)/bin/jupyter lab notebooks/
 
 benchmark: setup
 	$(PY) benchmarks/data_pipeline.py

@@ -11,6 +11,8 @@ Workbook machinery (every notebook)
 - ``checkpoint``    atomic save, safe ``weights_only`` load, stored runs per configuration (01)
 - ``metrics``       accuracy, confusion matrices, PSNR, the metrics JSON file (01)
 - ``plots``         image grids, curves, confusion matrices, architecture graphs (01)
+- ``frontend``      live JupyterLab frontend or batch run; console lines outside the notebook (01)
+- ``explorers``     ipywidgets explorers of trained models, one static figure in batch runs (01, 02, 04, 05)
 - ``runner``        papermill batch runner over the notebooks and profiles (``python -m helpers.runner``)
 - ``report``        PDF/HTML export of executed notebooks with nbconvert
 

@@ -78,13 +78,16 @@ def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, bat
         batches.set_epoch(epoch)
         G.train(), D.train()
         t0, sums = time.perf_counter(), {}
-        bar = progress(batches, desc=f"GAN epoch {epoch}/{epochs}", leave=False, disable=not show_progress)
+        bar = progress(batches, desc=f"GAN {epoch}/{epochs}", unit="batch", per_item=False, leave=False,
+                       disable=not show_progress)
         for (real,) in bar:
             out = gan_step(G, D, opt_g, opt_d, real, torch.randn(len(real), G.latent_dim, device=device))
             history.log_batch(step=len(history.batch.get("step", [])) + 1, **out)
             sums = {k: sums.get(k, 0.0) + v for k, v in out.items()}
         history.log_epoch(epoch=epoch, **{k: v / len(batches) for k, v in sums.items()},
                           time_s=time.perf_counter() - t0)
+        bar.set_postfix_str(f"D {history.last('d_loss'):.3g} G {history.last('g_loss'):.3g}")
+        bar.close()
         if epoch % snapshot_every == 0 or epoch == epochs:
             snapshots[epoch] = sample(G, fixed)
         if stored is not None:

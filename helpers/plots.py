@@ -26,6 +26,19 @@ def use_style() -> None:
     matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 130, "savefig.bbox": "tight",
                                 "axes.titlesize": 11, "figure.titlesize": 12,
                                 "image.cmap": "gray"})
+    from .frontend import in_kernel
+
+    if in_kernel():      # inline figures at twice the resolution: sharp on screen and in the PDF
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
+
+
+def integer_ticks(axis) -> None:
+    """Ticks at whole numbers only (epochs, steps): no 1.5th epoch on an axis (01)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _as_image(t: torch.Tensor) -> np.ndarray:
@@ -93,6 +106,8 @@ def curves(histories: Mapping[str, Mapping[str, Sequence[float]]], keys: Sequenc
                 ax.plot(hist[x], hist[key], styles[j % len(styles)], color=color, label=label,
                         marker="o" if len(hist[x]) <= 20 else None, markersize=3)
     ax.set_xlabel(xlabel or x)
+    if x in ("epoch", "step"):
+        integer_ticks(ax.xaxis)
     ax.set_ylabel(ylabel or ", ".join(keys))
     if logy:
         ax.set_yscale("log")
@@ -133,12 +148,41 @@ def scatter_2d(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], t
     return fig or ax.figure
 
 
-def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2, title: str = ""):
-    """Render ``model``'s computation graph to ``path`` (PNG) with torchview + graphviz (01).
+class VectorGraph:
+    """An architecture graph rendered to PNG, SVG and PDF files (01).
+
+    Displayed in a notebook it offers SVG (JupyterLab draws it sharp, at its natural size) and
+    PDF (nbconvert's LaTeX route embeds it as a vector figure); ``path`` is the PNG.
+    """
+
+    def __init__(self, stem):
+        from pathlib import Path
+
+        self.stem = Path(stem)
+
+    @property
+    def path(self):
+        """The PNG file (for the README and the figure list)."""
+        return self.stem.with_suffix(".png")
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        import base64
+
+        pdf = base64.b64encode(self.stem.with_suffix(".pdf").read_bytes()).decode("ascii")
+        return {"image/svg+xml": self.stem.with_suffix(".svg").read_text(), "application/pdf": pdf,
+                "text/plain": f"architecture graph {self.stem.name}"}
+
+
+def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2, title: str = "") -> VectorGraph:
+    """Render ``model``'s computation graph with torchview + graphviz to ``path`` (.png, .svg, .pdf) (01).
 
     torchview traces a real forward pass, so parallel branches and skip connections appear as
     they are executed (a ``print(model)`` only lists modules, not how they are wired). The trace
     runs on a copy under a forked RNG, so drawing a model before training leaves its training unchanged.
+    Show the returned :class:`VectorGraph` with ``display``.
     """
     from pathlib import Path
 
@@ -152,9 +196,11 @@ def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2,
         graph = draw_graph(copy.deepcopy(model).cpu(), input_size=input_size, depth=depth, expand_nested=True,
                            graph_name=title or type(model).__name__, device="cpu")
     graph.visual_graph.attr(label=title, labelloc="t", fontsize="14")
-    graph.visual_graph.render(filename=path.with_suffix("").name, directory=str(path.parent),
-                              format="png", cleanup=True)
-    return path
+    for fmt in ("png", "svg", "pdf"):
+        graph.visual_graph.render(filename=path.with_suffix("").name, directory=str(path.parent),
+                                  format=fmt, cleanup=True)
+    return VectorGraph(path.with_suffix(""))
+
 
 
 def gradient_descent_1d_figure(title: str, etas=(0.05, 0.15, 0.3), start: float = 2.2, steps: int = 12):

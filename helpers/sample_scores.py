@@ -5,23 +5,36 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import linalg
 from torch import nn
 
 from .training import evaluating
 
 
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """The symmetric square root of a covariance matrix (eigenvalues below 0 from round-off set to 0)."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
 def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
-    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (05)."""
+    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (05).
+
+    ``tr((sigma1 sigma2)^(1/2))`` is computed as ``tr((s sigma2 s)^(1/2))`` with ``s = sigma1^(1/2)``:
+    the same trace (similar matrices), but of a symmetric positive semi-definite matrix, so an
+    eigendecomposition gives it exactly. ``scipy.linalg.sqrtm`` of the non-symmetric product
+    warns (``LinAlgWarning``) and loses accuracy whenever a covariance is singular, which it is
+    as soon as some features are always zero (dead ReLUs) or there are fewer samples than features.
+    """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, float)), np.atleast_1d(np.asarray(mu2, float))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, float)), np.atleast_2d(np.asarray(sigma2, float))
-    covmean = linalg.sqrtm(sigma1 @ sigma2)
-    if not np.isfinite(covmean).all():
-        offset = np.eye(len(sigma1)) * 1e-6
-        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
-    covmean = np.real(covmean)
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
+        raise ValueError(f"means {mu1.shape}, {mu2.shape} and covariances {sigma1.shape}, {sigma2.shape} "
+                         "must describe Gaussians of the same dimension")
+    root = _psd_sqrt(sigma1)
+    middle = root @ sigma2 @ root
+    trace_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean))
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_covmean)
 
 
 def feature_stats(features) -> tuple[np.ndarray, np.ndarray]:

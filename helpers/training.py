@@ -2,11 +2,11 @@
 
 The trainer is d2l/Lightning-shaped but small: ``Trainer(...).fit(model, train, val)`` runs epochs
 over :class:`helpers.data.Batches`, records per-batch and per-epoch history (loss, accuracy, wall
-time), shows a ``tqdm.auto`` progress bar, guards against NaN/inf losses, calls callbacks (best-model
-checkpoint, early stopping) and, given a :class:`~helpers.checkpoint.RunStore`, stores every epoch
-atomically under the fingerprint of everything that made the run, resumes an interrupted run and
-reuses a finished one only when every setting is the same. Models stay plain ``nn.Module``s: all
-training state lives here.
+time), shows progress (a widget bar in JupyterLab, one line per epoch in batch runs), guards against
+NaN/inf losses, calls callbacks (best-model checkpoint, early stopping) and, given a
+:class:`~helpers.checkpoint.RunStore`, stores every epoch atomically under the fingerprint of
+everything that made the run, resumes an interrupted run and reuses a finished one only when every
+setting is the same. Models stay plain ``nn.Module``s: all training state lives here.
 """
 
 from __future__ import annotations
@@ -73,22 +73,128 @@ def evaluating(model: nn.Module):
         model.train(was_training)
 
 
-def progress(iterable: Iterable, **kwargs):
-    """A tqdm progress bar: widgets in Jupyter, text in a terminal, off the page in batch runs (01).
+DESC_WIDTH = 16          # characters of a bar's label (longer names are cut with "…")
+POSTFIX_WIDTH = 28       # characters of the numbers after a bar
 
-    Under the runner (``WORKBOOK_PROGRESS=stderr``) the bar is written to the kernel's own stderr,
-    so headless runs still show progress in the console while the notebook (and the PDF made from
-    it) stays free of ``0%|`` lines. ``WORKBOOK_PROGRESS=off`` disables bars.
+
+def _trim(text: str, width: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def short_postfix(record: dict[str, float], width: int = POSTFIX_WIDTH) -> str:
+    """The few numbers a progress bar shows after an epoch: held-out loss and accuracy (01).
+
+    ``{"train_loss": .31, "test_loss": .29, "test_acc": .91}`` -> ``"test loss .290 acc 91.0%"``;
+    without held-out numbers the training ones are shown. Cut to ``width`` characters so the bar
+    itself keeps its room at any notebook width.
     """
+    held_out = sorted({k.split("_")[0] for k in record if k.endswith(("_loss", "_acc"))} - {"train"})
+    prefix = held_out[0] if held_out else "train"
+    parts = [prefix]
+    if f"{prefix}_loss" in record:
+        parts.append(f"loss {record[f'{prefix}_loss']:.3g}")
+    if f"{prefix}_acc" in record:
+        parts.append(f"acc {100 * record[f'{prefix}_acc']:.1f}%")
+    if len(parts) == 1:      # neither: the first numbers given (e.g. a GAN's d_loss, g_loss)
+        parts = [f"{k} {v:.3g}" for k, v in record.items() if isinstance(v, (int, float))][:2]
+    return _trim(" ".join(parts), width)
+
+
+class EpochLines:
+    """A progress "bar" for batch runs: one plain line per step on the console, nothing in the notebook (01).
+
+    ``per_item=True`` writes a line after every item (epochs); otherwise one line at ``close()``
+    (e.g. the batches of one GAN epoch, with the epoch's numbers set just before). The API is the part of tqdm the
+    workbook uses: iteration, ``set_postfix_str``, ``set_postfix``, ``close``, ``n``.
+    """
+
+    def __init__(self, iterable: Iterable, desc: str = "", total: int | None = None, initial: int = 0,
+                 unit: str = "it", per_item: bool = True, write: Callable[[str], None] | None = None):
+        from .frontend import console_line
+
+        self.iterable, self.desc, self.unit, self.per_item = iterable, desc, unit, per_item
+        self.total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+        self.n, self.postfix, self.write = initial, "", write or console_line
+        self._started, self._pending, self._closed, self._in_item = time.perf_counter(), False, False, False
+
+    def __iter__(self):
+        for item in self.iterable:
+            self._in_item = True
+            yield item
+            self._in_item = False
+            self.n += 1
+            self._pending = True
+            if self.per_item:
+                self._emit()
+        if self.per_item:
+            self.close()
+
+    def __len__(self) -> int:
+        return self.total or 0
+
+    def set_postfix_str(self, text: str = "", refresh: bool = True) -> None:
+        """Numbers to show after the count (kept as given; the caller keeps them short)."""
+        self.postfix = text
+
+    def set_postfix(self, ordered_dict=None, refresh: bool = True, **values) -> None:
+        """tqdm-style ``key=value`` numbers."""
+        values = {**(ordered_dict or {}), **values}
+        self.postfix = ", ".join(f"{k}={v}" for k, v in values.items())
+
+    def _emit(self) -> None:
+        count = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+        seconds = time.perf_counter() - self._started
+        tail = f" {self.postfix}" if self.postfix else ""
+        self.write(f"{self.desc}: {self.unit} {count}{tail} ({seconds:.1f} s)")
+        self._pending, self._started = False, time.perf_counter()
+
+    def close(self) -> None:
+        """Write the line still owed: the per-iterable line, or that of an item the loop broke out of."""
+        if self._closed:
+            return
+        if self._in_item:            # the caller left the loop inside an item (early stopping): it counts
+            self.n, self._in_item, self._pending = self.n + 1, False, True
+        if self._pending:
+            self._emit()
+        self._closed = True
+
+
+def progress(iterable: Iterable, desc: str = "", unit: str = "it", per_item: bool = True,
+             disable: bool = False, **kwargs):
+    """Progress over ``iterable``: a widget bar in JupyterLab, one line per step in batch runs (01).
+
+    - In a notebook open in JupyterLab (see ``helpers.frontend.live_frontend``): a ``tqdm``
+      widget with a label cut to ``DESC_WIDTH`` characters, full width, without the rate, so the
+      bar stays visible at any width (callers keep their postfix short, see :func:`short_postfix`).
+    - In papermill, ``nbconvert --execute`` and the runner (``WORKBOOK_PROGRESS=stderr``): an
+      :class:`EpochLines` that writes one clean line per epoch (``per_item``) or per iterable to
+      the console and nothing into the notebook, so executed notebooks and PDFs hold no stale bars.
+    - In a terminal: tqdm's text bar. ``WORKBOOK_PROGRESS=off`` (the tests) or ``disable`` turns
+      progress off.
+    """
+    from tqdm import tqdm
+
+    from .frontend import in_kernel, live_frontend
+
     mode = os.environ.get("WORKBOOK_PROGRESS", "auto")
-    if mode == "off":
-        from tqdm import tqdm
-        return tqdm(iterable, **{**kwargs, "disable": True})
-    if mode == "stderr":
-        from tqdm import tqdm
-        return tqdm(iterable, file=sys.__stderr__, mininterval=5, **kwargs)
-    from tqdm.auto import tqdm
-    return tqdm(iterable, **kwargs)
+    if mode == "off" or disable:
+        return tqdm(iterable, desc=desc, unit=unit, disable=True, **kwargs)
+    if live_frontend():
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        bar = notebook_tqdm(iterable, desc=_trim(desc, DESC_WIDTH), unit=unit, **kwargs,
+                            bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+                                       "[{elapsed}<{remaining}{postfix}]")
+        container = getattr(bar, "container", None)
+        if container is not None:      # full width; the bar keeps at least 120 px, texts wrap below it
+            container.layout.width, container.layout.flex_flow = "100%", "row wrap"
+            container.children[1].layout.flex, container.children[1].layout.min_width = "2", "120px"
+        return bar
+    if mode == "stderr" or in_kernel() or not sys.stderr.isatty():
+        keep = {k: kwargs[k] for k in ("total", "initial") if k in kwargs}
+        return EpochLines(iterable, desc, unit=unit, per_item=per_item, **keep)
+    return tqdm(iterable, desc=desc, unit=unit, **kwargs)
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -403,7 +509,7 @@ class Trainer:
             record["time_s"] = start_time + time.perf_counter() - t0
             start_time = record["time_s"]
             history.log_epoch(**record)
-            bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k not in ("epoch", "time_s")})
+            bar.set_postfix_str(short_postfix(record))
             stop = any(bool(cb.on_epoch_end(self, model, history)) for cb in self.callbacks)
             if stored is not None:
                 stored.save(history, self.epochs if stop else history.epochs_done, self.epochs,

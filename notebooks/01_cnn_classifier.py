@@ -51,13 +51,14 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from torch import nn
 
 from helpers import engine
 from helpers.data import load_splits
 from helpers.engine_study import (activation_rows, compare_with_autograd, engine_vs_autograd, finite_difference_check,
                                   train_engine)
+from helpers.explorers import activation_explorer, conv_size_calculator
 from helpers.latent import tsne_2d
 from helpers.metrics import confusion_matrix, most_confused_pairs
 from helpers.models.classifiers import (FortyFilterCNN, InceptionCNN, ResidualCNN, SequentialCNN,
@@ -101,6 +102,13 @@ sizes
 # %% [markdown]
 # The formula and the real torch layers agree in all four cases. Note case (c): PyTorch only
 # accepts a padding of at most half the kernel for pooling, which $p=2 \le 5$ satisfies.
+#
+# **Try it:** in JupyterLab the calculator below has controls for the layer kind, $n$, $k$, $s$
+# and $p$; every setting is checked against a real torch layer, and the picture shows the windows
+# along one side (in the PDF: case (a)).
+
+# %%
+conv_size_calculator()
 
 # %% [markdown]
 # ## 002.P4.2 A CNN with 40 first-layer filters
@@ -134,6 +142,13 @@ run.figure(image_grid(filters, f"002.P4.2 the 40 learned 5x5 filters of conv1 {r
 # for: oriented edge and stroke detectors (a positive band beside a negative band), centre-surround
 # blobs, and, after only a few epochs, filters that are still close to their random start (noisy).
 #
+# **Explore:** pick a test image, a layer and a channel to see that channel's activation map
+# next to the layer's filters (in JupyterLab; the PDF shows the first setting).
+
+# %%
+activation_explorer(cnn40, mnist_test, run.caption('002.P4'))
+
+# %% [markdown]
 # ### (b) Confusion matrix on the test split
 
 # %%
@@ -208,7 +223,7 @@ for name, cls in architectures.items():
                      "best epoch": best_epoch + 1, "train acc %": 100 * history.epoch["train_acc"][best_epoch],
                      "test acc %": 100 * history.epoch["test_acc"][best_epoch],
                      "time s": history.last("time_s")})
-    display(Image(filename=str(graph), width=300))
+    display(graph)
 
 # %%
 run.figure(curves(ex1_histories, ["test_acc"], ylabel="test accuracy",
@@ -379,8 +394,13 @@ for epoch, maps in engine_runs[rms_label].activations.items():
 # orientation or on the stroke interior; after pooling, the second layer's 14×14 maps respond to
 # combinations (corners, loop parts) and are sparser — the bottleneck keeps *where* these parts are
 # on a 7×7 grid. Between the two epochs the maps sharpen as the filters leave their random start;
-# the silhouette below measures the same change in numbers.
-#
+# the silhouette below measures the same change in numbers. The same network, explorable: any test
+# image, either conv layer, any channel.
+
+# %%
+activation_explorer(rms_net, engine_test, run.caption('001'))
+
+# %% [markdown]
 # ### 001.6 t-SNE of the bottleneck features
 #
 # The 196-dimensional flattened input to the MLP for the same 100 test images, after the first and

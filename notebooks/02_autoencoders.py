@@ -65,6 +65,7 @@ from torch import nn
 
 from helpers.checkpoint import save_model
 from helpers.data import FASHION_GROUPS, load_splits
+from helpers.explorers import latent_explorer
 from helpers.latent import class_silhouettes, latent_stats, pca_basis, principal_angles, random_codes, tsne_2d
 from helpers.models import autoencoders as ae
 from helpers.models.composite import EncoderHead, freeze
@@ -504,6 +505,14 @@ display(Markdown(
     + "decoding a code alone (zero skips) gives poor images — the model is close to the identity map that P5.1 "
     "warns about." + (" Note that P6.1's CAE did not beat the mean image (see above), so this comparison is against "
                       "an untrained baseline." if p61_learned.outcome != "a" else "")))
+
+# %% [markdown]
+# **Explore the three 2-D latent spaces** (P5.4, P6.1, P6.2): choose a model and a point with the
+# sliders; the image on the right is what the decoder draws from that code alone (for the skip
+# model with zero skips). The PDF shows the first model at the centre of its codes.
+
+# %%
+latent_explorer({label: (two_d[label][0], z) for label, z in zip(two_d, (z_mlp, z_cae, z_skip))}, mnist_test, run.caption('002'))
 
 # %% [markdown]
 # ## 003.1 A convolutional autoencoder with k = 5 on Fashion-MNIST

@@ -55,6 +55,7 @@ from sklearn.svm import SVC
 from helpers import noise
 from helpers.compression import compression_row
 from helpers.data import load_splits
+from helpers.explorers import noise_explorer
 from helpers.latent import latent_stats
 from helpers.metrics import psnr
 from helpers.models.autoencoders import ConvAutoencoder2D
@@ -232,6 +233,14 @@ display(Markdown(f"Over the {len(ex3_test)} noisy test letters, PSNR against the
                  + f", after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images."))
 
 # %% [markdown]
+# **Explore the noise level:** the denoiser was trained at σ = `sigma`; the slider shows how it
+# copes with less and more noise (same noise pattern, scaled), with the PSNR of the noisy input
+# and of the output.
+
+# %%
+noise_explorer({"conv denoiser": denoiser}, ex3_test, sigma, run.caption('004.Ex3'))
+
+# %% [markdown]
 # ## 002.P5.2 A corruption process on a 2-D data set
 #
 # Clean points $x = (t, t^2)$ with $t \sim U[-2, 2]$; the corruption process is
@@ -280,6 +289,13 @@ for k, m in p6_models.items():
     p6_silhouette[k] = latent_stats(z, p6_test.labels.numpy(), seed=seed)["silhouette"]
     run.figure(scatter_2d(z, p6_test.labels.numpy(), p6_test.classes,
                           f"002.P6.3 {k}: 2-D codes of noisy test digits {run.caption('002.P6.3')}"), f"p63_codes_skip{int(m.skip)}")
+
+# %% [markdown]
+# The same noise-level slider for both CAEs: the skip model's output follows the input's noise
+# as σ grows, the plain CAE keeps drawing a clean prototype.
+
+# %%
+noise_explorer(p6_models, p6_test, sigma, run.caption('002.P6.3'))
 
 # %%
 err = {k: {"mse_vs_clean": torch.mean((v - p6_test.images) ** 2).item(), "mse_vs_noisy": torch.mean((v - p6_noisy) ** 2).item(),

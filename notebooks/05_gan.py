@@ -48,7 +48,7 @@ import torch
 from IPython.display import Image, Markdown, display
 
 from helpers.data import load_splits
-from helpers.sample_scores import sample_scores
+from helpers.explorers import generator_explorer
 from helpers.gan_training import sample, train_gan
 from helpers.latent import random_codes
 from helpers.models.autoencoders import conv_autoencoder
@@ -56,6 +56,7 @@ from helpers.models.classifiers import SequentialCNN
 from helpers.models.gan import Discriminator, Generator
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import architecture_graph, curves, image_grid, image_rows
+from helpers.sample_scores import sample_scores
 from helpers.statements import compare, meets
 from helpers.training import Trainer, count_parameters, predict
 
@@ -124,6 +125,12 @@ weights = torch.linspace(0, 1, 10)[:, None]
 run.figure(image_rows({"G((1-t) z0 + t z1)": sample(G, (1 - weights) * z0 + weights * z1)},
                       f"003.5 latent interpolation, t from 0 to 1 {run.caption('003.5')}"),
            "003_5_interpolation")
+
+# %% [markdown]
+# **Explore the generator's inputs:** draw two noise vectors by seed and slide $t$ between them.
+
+# %%
+generator_explorer(G, run.caption('003.5'))
 
 # %% [markdown]
 # ### A measured sample score

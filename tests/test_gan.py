@@ -84,6 +84,28 @@ def test_frechet_distance_from_samples_approaches_the_closed_form():
     assert frechet_distance(*feature_stats(a), *feature_stats(b)) == pytest.approx(9.0 + 2.0, rel=0.03)
 
 
+def test_frechet_distance_with_singular_covariances_warns_not_and_agrees_with_sqrtm():
+    import warnings
+
+    from scipy import linalg
+
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(30, 64)), rng.normal(size=(30, 64)) + 0.5   # 30 samples, 64 features: rank 29
+    a[:, :10] = 0.0                                                     # and 10 dead features
+    stats_a, stats_b = feature_stats(a), feature_stats(b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fd = frechet_distance(*stats_a, *stats_b)
+    assert np.isfinite(fd) and fd > 0
+    regular_a, regular_b = feature_stats(rng.normal(size=(500, 8))), feature_stats(rng.normal(size=(500, 8)) * 2)
+    covmean = np.real(linalg.sqrtm(regular_a[1] @ regular_b[1]))
+    reference = (np.sum((regular_a[0] - regular_b[0]) ** 2) + np.trace(regular_a[1]) + np.trace(regular_b[1])
+                 - 2 * np.trace(covmean))
+    assert frechet_distance(*regular_a, *regular_b) == pytest.approx(reference, rel=1e-9)
+    with pytest.raises(ValueError, match="same dimension"):
+        frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))
+
+
 def test_sample_scores_keys_and_histogram():
     torch.manual_seed(0)
     scores = sample_scores(SequentialCNN(width=4), torch.rand(40, 1, 28, 28), torch.rand(30, 1, 28, 28))
