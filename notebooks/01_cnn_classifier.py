@@ -398,7 +398,7 @@ for epoch, maps in engine_runs[rms_label].activations.items():
 # image, either conv layer, any channel.
 
 # %%
-activation_explorer(rms_net, engine_test, run.caption('001'))
+activation_explorer(engine_runs[rms_label].net, engine_test, run.caption('001'))
 
 # %% [markdown]
 # ### 001.6 t-SNE of the bottleneck features
