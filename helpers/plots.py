@@ -134,7 +134,7 @@ def scatter_2d(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], t
 
 
 def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2, title: str = ""):
-    """Render ``model``'s computation graph to ``path`` (PNG) with torchview + graphviz (01).
+    """Render ``model``'s computation graph to ``path`` (PNG) and its vector twin (PDF) with torchview + graphviz (01).
 
     torchview traces a real forward pass, so parallel branches and skip connections appear as
     they are executed (a ``print(model)`` only lists modules, not how they are wired).
@@ -148,8 +148,9 @@ def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2,
     graph = draw_graph(model, input_size=input_size, depth=depth, expand_nested=True,
                        graph_name=title or type(model).__name__, device="cpu")
     graph.visual_graph.attr(label=title, labelloc="t", fontsize="14")
-    graph.visual_graph.render(filename=path.with_suffix("").name, directory=str(path.parent),
-                              format="png", cleanup=True)
+    for fmt in ("png", "pdf"):
+        graph.visual_graph.render(filename=path.with_suffix("").name, directory=str(path.parent),
+                                  format=fmt, cleanup=True)
     return path
 
 
@@ -172,3 +173,19 @@ def gradient_descent_1d_figure(title: str, etas=(0.05, 0.15, 0.3), start: float 
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def show_graph(path, width: int = 300) -> None:
+    """Display a rendered graph: the PNG at ``width`` px in Jupyter, its PDF twin (vector, full
+    width) in the PDF report, since nbconvert's LaTeX export prefers ``application/pdf`` (01)."""
+    import base64
+    from pathlib import Path
+
+    from IPython.display import display
+
+    path = Path(path)
+    bundle = {"image/png": base64.b64encode(path.with_suffix(".png").read_bytes()).decode(),
+              "text/plain": f"<architecture graph {path.stem}>"}
+    if path.with_suffix(".pdf").exists():
+        bundle["application/pdf"] = base64.b64encode(path.with_suffix(".pdf").read_bytes()).decode()
+    display(bundle, raw=True, metadata={"image/png": {"width": width}})

@@ -26,6 +26,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 PDF_NEEDS = ("xelatex", "pandoc")
 INSTALL_HINT = ("sudo apt-get install --no-install-recommends pandoc texlive-xetex "
                 "texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core")
+REMOVE_INPUT_TAGS = {"remove_input", "hide-input"}   # cells that only write prose: output kept, code hidden
 _PROGRESS_LINE = re.compile(r"\d+%\|")
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -59,18 +60,67 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def summary_markdown(metrics_files: Iterable[Path]) -> str:
+# Readable names for the metric keys the notebooks record (the report's summary tables).
+METRIC_LABELS = {
+    "test_acc": "test accuracy", "train_acc": "training accuracy", "test_loss": "test loss",
+    "test_l1": "test L1 per pixel", "train_l1": "training L1 per pixel", "test_mse": "test MSE per pixel",
+    "train_mse": "training MSE per pixel", "val_mse": "validation MSE per pixel", "epochs": "epochs",
+    "acc_mean": "mean test accuracy", "acc_std": "std of test accuracy", "seeds": "seeds",
+    "silhouette": "silhouette", "silhouette_2d": "silhouette of the 2-D codes", "latent_dim": "latent size d",
+    "max_shift_error": "max shift-equivariance error", "max_difference": "max difference to autograd",
+    "top_confusion": "most frequent confusion", "top_confusion_count": "images in that confusion",
+    "test_acc_100": "test accuracy (100 images)", "test_acc_full": "test accuracy (whole test split)",
+    "first_train_loss": "first-epoch training loss", "last_train_loss": "last-epoch training loss",
+}
+_WORDS = {"acc": "accuracy", "l1": "L1", "mse": "MSE", "psnr": "PSNR", "fd": "Fréchet distance", "svm": "SVM",
+          "u8": "8-bit", "f32": "float32", "s": "(s)", "std": "std", "val": "validation", "noskip": "without skips",
+          "ae": "AE", "gan": "GAN", "d": "D", "g": "G", "min": "min", "max": "max", "abs": "absolute",
+          "num": "number of", "pca": "PCA", "fc": "FC", "wd": "weight decay"}
+
+
+def metric_label(key: str) -> str:
+    """A readable name for a metric key: ``test_acc`` -> 'test accuracy' (report summaries)."""
+    if key in METRIC_LABELS:
+        return METRIC_LABELS[key]
+    return " ".join(_WORDS.get(word.lower(), word) for word in re.split(r"[_]+", key)).replace("@", " at ")
+
+
+def metric_value(key: str, value) -> str:
+    """A value as the summary shows it: accuracies in %, floats to 4 significant digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if "acc" in key and isinstance(value, float) and 0 <= value <= 1 and "std" not in key:
+        return f"{100 * value:.1f}%"
+    if "acc_std" in key and isinstance(value, float):
+        return f"{100 * value:.1f} pp"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def readable_summary(metrics: dict, keep=lambda key: True) -> str:
+    """A Markdown table, one row per recorded item, its numbers named in words (report summaries)."""
+    rows = ["| item | headline numbers |", "|---|---|"]
+    for key, values in metrics.items():
+        if isinstance(values, dict) and key != "datasets" and keep(key):
+            shown = "; ".join(f"{metric_label(k)}: {metric_value(k, v)}" for k, v in values.items())
+            rows.append(f"| {key} | {shown} |")
+    return "\n".join(rows)
+
+
+def summary_markdown(metrics_files: Iterable[Path], keep=lambda key: True,
+                     heading: str = "# Summary of measured numbers") -> str:
     """A Markdown section listing each notebook's data sets, wall time and headline numbers."""
     from .metrics import read_metrics
-    from .notebook import summary_table
 
-    parts = ["# Summary of measured numbers", ""]
+    parts = [heading, ""]
     for path in sorted(metrics_files):
         metrics = read_metrics(path)
-        datasets = ", ".join(f"{k}: `{v}`" for k, v in metrics.get("datasets", {}).items())
+        table = readable_summary(metrics, keep)
+        if table.count("\n") < 2:
+            continue
+        datasets = ", ".join(f"{k}: `{v}`" for k, v in metrics.get("datasets", {}).items() if keep(k))
         parts += [f"**{metrics['notebook']}** — profile `{metrics['profile']}`, data sets {datasets}, "
                   f"wall time {metrics.get('wall_time_s', float('nan')):.0f} s on {metrics.get('device')}.",
-                  "", summary_table(metrics), ""]
+                  "", table, ""]
     return "\n".join(parts)
 
 
@@ -92,19 +142,30 @@ def combine(notebooks: Sequence[Path], profile: str) -> nbformat.NotebookNode:
     return combined
 
 
-def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None) -> Path:
-    """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``."""
+def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None, preprocessors: Sequence = ()) -> Path:
+    """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``.
+
+    Cells tagged ``remove_input``/``hide-input`` keep their output but not their code
+    (nbconvert's ``TagRemovePreprocessor``); ``preprocessors`` run before it.
+    """
     from nbconvert import HTMLExporter, PDFExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     target.parent.mkdir(parents=True, exist_ok=True)
     if title:
         nb.metadata["title"] = title
+    steps = [*preprocessors, TagRemovePreprocessor(remove_input_tags=REMOVE_INPUT_TAGS)]
     if pdf_engine_missing():
-        body, _ = HTMLExporter().from_notebook_node(nb)
+        exporter = HTMLExporter()
+        for step in steps:
+            exporter.register_preprocessor(step, enabled=True)
+        body, _ = exporter.from_notebook_node(nb)
         path = target.with_suffix(".html")
         path.write_text(body)
         return path
     exporter = PDFExporter(extra_template_paths=[str(TEMPLATES / "workbook")], template_file="workbook.tex.j2")
+    for step in steps:
+        exporter.register_preprocessor(step, enabled=True)
     exporter.latex_count = 2
     body, _ = exporter.from_notebook_node(nb)
     path = target.with_suffix(".pdf")

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from torch import nn
 
 from helpers import engine
@@ -64,7 +64,7 @@ from helpers.models.classifiers import (FortyFilterCNN, InceptionCNN, ResidualCN
                                         conv_output_size)
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import (architecture_graph, confusion_plot, curves, gradient_descent_1d_figure, image_grid,
-                           scatter_2d)
+                           scatter_2d, show_graph)
 from helpers.theory import (backprop_222_by_autograd, backprop_222_by_hand, circular_conv, equivariance_error,
                             jacobian_checks, shift, sigmoid_222_network)
 from sklearn.metrics import silhouette_score
@@ -74,13 +74,13 @@ run = start_notebook("01_cnn_classifier", globals(),
                      datasets={"002.P4": "mnist_dataset", "004.Ex1": "ex1_dataset", "001": "mnist_dataset"})
 
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P4.1"]
 # ## 002.P4.1 Output sizes of convolution and pooling layers
 #
 # For an input side $n$, kernel $k$, stride $s$ and padding $p$, a convolution or pooling layer
 # gives $\lfloor (n + 2p - k)/s \rfloor + 1$ outputs per side. With a $50\times 50$ input:
 
-# %%
+# %% tags=["solution"]
 cases = [("a", "conv", 4, 1, 1), ("b", "conv", 8, 5, 0), ("c", "max-pool", 10, 2, 2), ("d", "max-pool", 2, 1, 0)]
 rows = []
 for case, kind, k, s, p in cases:
@@ -99,14 +99,14 @@ sizes
 # The formula and the real torch layers agree in all four cases. Note case (c): PyTorch only
 # accepts a padding of at most half the kernel for pooling, which $p=2 \le 5$ satisfies.
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P4.2"]
 # ## 002.P4.2 A CNN with 40 first-layer filters
 #
 # The network (`helpers.models.classifiers.FortyFilterCNN`): conv 40 filters $5\times5$ (same
 # padding) → ReLU → max-pool 2 → conv 32 filters $3\times3$ → ReLU → max-pool 2 → linear 128 →
 # ReLU → linear 10, trained with Adam and cross-entropy for the 5 epochs the assignment asks for.
 
-# %%
+# %% tags=["solution"]
 mnist_train, mnist_test = load_splits(mnist_dataset)
 mnist_train, mnist_test = mnist_train.limited(train_limit, seed), mnist_test.limited(test_limit, seed)
 print(mnist_train, mnist_test, sep="\n")
@@ -155,7 +155,7 @@ display(Markdown(
     "a 4 with a closed top against a 9, a 5 against a 3 or 6): local, few-pixel differences that a "
     "small CNN trained for a few epochs on a few thousand digits has not fully learned."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex1"]
 # ## 004.Ex1 Non-sequential architectures, with a best-model callback
 #
 # Three models on the same data, budget and optimiser (Adam, cross-entropy):
@@ -177,7 +177,7 @@ display(Markdown(
 # so the test numbers below are slightly optimistic). The graphs are drawn by torchview from a real
 # forward pass, so branches and shortcuts show as they are executed.
 
-# %%
+# %% tags=["solution"]
 ex1_train, ex1_test = load_splits(ex1_dataset)
 ex1_train, ex1_test = ex1_train.limited(train_limit or ex1_train_limit, seed), ex1_test.limited(test_limit, seed)
 channels, side = ex1_train.images.shape[1], ex1_train.images.shape[-1]
@@ -197,7 +197,7 @@ for name, cls in architectures.items():
                      "best epoch": best_epoch + 1, "train acc %": 100 * history.epoch["train_acc"][best_epoch],
                      "test acc %": 100 * history.epoch["test_acc"][best_epoch],
                      "time s": history.last("time_s")})
-    display(Image(filename=str(graph), width=300))
+    show_graph(graph)
 
 # %%
 run.figure(curves(ex1_histories, ["test_acc"], ylabel="test accuracy",
@@ -212,7 +212,7 @@ display(Markdown(f"**Table 1** — {ex1_dataset} ({run.profile} profile), {len(e
                  f"lr {ex1_lr}, batch {batch_size}; accuracies are those of the checkpoint the callback kept."))
 ex1_table
 
-# %%
+# %% tags=["remove_input", "answer"]
 display(Markdown(
     f"The best configuration here is **{best_name}** with {ex1_table.loc[best_name, 'test acc %']:.2f}% "
     f"test accuracy on `{ex1_dataset}` ({int(ex1_table.loc[best_name, 'params']):,} parameters). "
@@ -221,7 +221,7 @@ display(Markdown(
     "the deeper stack easier to optimise. With only a few epochs the ranking can change between "
     "seeds, so small gaps (under about half a percentage point) should not be over-read."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:001"]
 # ## 001 A tiny CNN with hand-written backpropagation
 #
 # Assignment 001's network, trained by `helpers.engine` — forward and backward passes written by
@@ -251,7 +251,7 @@ pd.DataFrame(fd_rows)
 # settings: SGD $\eta=0.001$; momentum $\eta=0.001, \alpha=0.9$; RMSProp $\eta=0.001, \rho=0.9$.
 # Every run starts from the same initial weights. The *error* is the misclassification rate.
 
-# %%
+# %% tags=["solution"]
 optimizer_settings = {"SGD η=0.001": ("sgd", {"lr": 1e-3}),
                       "momentum η=0.001 α=0.9": ("momentum", {"lr": 1e-3, "alpha": 0.9}),
                       "RMSProp η=0.001 ρ=0.9": ("rmsprop", {"lr": 1e-3, "rho": 0.9}),
@@ -277,10 +277,10 @@ for (label, row), key in zip(engine_table.iterrows(), ["sgd", "momentum", "rmspr
     run.record(f"001.{key}", test_acc_100=row.iloc[0] / 100, test_acc_full=row.iloc[1] / 100,
                first_train_loss=engine_runs[label].history["train_loss"][0],
                last_train_loss=engine_runs[label].history["train_loss"][-1])
+sgd_label, rms_label = list(engine_runs)[0], list(engine_runs)[2]
 engine_table
 
-# %%
-sgd_label, rms_label = list(engine_runs)[0], list(engine_runs)[2]
+# %% tags=["remove_input", "answer"]
 display(Markdown(
     f"With the assignment's $\\eta=0.001$, vanilla SGD is by far the slowest learner in {engine_epochs} epochs: its "
     f"training loss goes from {engine_runs[sgd_label].history['train_loss'][0]:.3f} to {engine_runs[sgd_label].history['train_loss'][-1]:.3f} "
@@ -363,7 +363,7 @@ twin = compare_with_autograd(engine_train, engine_test, engine_epochs, engine_ba
 run.record("001.autograd_twin", max_abs_loss_difference=twin["max_abs_difference"])
 pd.DataFrame(twin["table"]).set_index("epoch").round(6)
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.T1", "answer"]
 # ## 000.T1 Convolution is shift-equivariant (LTI)
 #
 # For $y = h * x$, $y[n] = \sum_k h[k]\,x[n-k]$. Shift the input, $x'[n] = x[n-s]$:
@@ -377,7 +377,7 @@ t1_error = max(equivariance_error(lambda v: circular_conv(v, kernel), image, dy,
 run.record("000.T1", max_shift_error=t1_error)
 print(f"max |conv(shift(x)) - shift(conv(x))| over three shifts: {t1_error:.2e}")
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.T2", "answer"]
 # ## 000.T2 Which layers are shift-invariant or equivariant?
 #
 # * **Additive constant** $y = x + c$: shift-equivariant (a constant is the same everywhere).
@@ -402,7 +402,7 @@ run.record("000.T2", **{key: value for key, (_, value) in t2.items()})
 t2 = {label: value for label, value in t2.values()}
 pd.Series(t2, name="max abs difference").to_frame()
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.T3", "answer"]
 # ## 000.T3 Jacobians of three layers
 #
 # * **Bias add** $y = x + b$: $\partial y_i/\partial x_j = \delta_{ij}$, so $J = I$ (and $\partial y/\partial b = I$).
@@ -418,7 +418,7 @@ t3 = jacobian_checks(seed)
 run.record("000.T3", max_difference=max(t3.values()))
 pd.Series(t3, name="max abs difference").to_frame()
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P1", "answer"]
 # ## 002.P1 Gradient descent in one dimension; online learning
 #
 # **P1.1** For $C(v)$ with one variable, $\Delta C \approx C'(v)\,\Delta v$. Choosing
@@ -430,14 +430,15 @@ pd.Series(t3, name="max abs difference").to_frame()
 run.figure(gradient_descent_1d_figure(f"002.P1.1 gradient descent on C(v) = v² − 2 cos 3v {run.caption()}"),
            "002_P1_gradient_descent_1d")
 
-# %% [markdown]
+# %% [markdown] tags=["answer"]
 # **P1.2** Online learning (batch size 1): *advantage* — an update after every example, so many
 # more (cheap) steps per epoch and fast early progress; the noise can also help escape shallow
 # minima. *Disadvantage* — each gradient is a very noisy estimate, so the steps wander and a
 # smaller learning rate is needed; it also cannot use vectorised hardware, so an epoch takes far
 # longer in wall time (see the batch-size table above: batch 1 is not even in the default sweep
 # because of its cost).
-#
+
+# %% [markdown] tags=["item:002.P2", "answer"]
 # ## 002.P2 Backpropagation variants
 #
 # **P2.1 One neuron with another activation $f$.** Only that neuron's local derivative changes:
@@ -461,7 +462,7 @@ delta_error = (logits.grad - (torch.softmax(logits.detach(), 0) - F.one_hot(torc
 run.record("002.P2.2", max_error_delta_a_minus_y=delta_error)
 print(f"max |autograd dC/dz - (a - y)| = {delta_error:.2e}")
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P3", "answer"]
 # ## 002.P3 Cross-entropy
 #
 # **P3.1** In $-[a\ln y + (1-a)\ln(1-y)]$, a target $y=0$ or $1$ puts $\ln 0$ into the cost: it is
@@ -491,12 +492,12 @@ p33_error = max((by_hand[k] - by_autograd[k]).abs().max().item() for k in by_aut
 run.record("002.P3.3", max_difference=p33_error)
 p33_table
 
-# %% [markdown]
+# %% [markdown] tags=["answer"]
 # **Bonus** — *softmax* is a "soft" version of the maximum: as the logits are scaled up, the output
 # tends to the one-hot indicator of the largest one (the "hard" arg-max), while staying smooth and
 # differentiable for finite logits.
 
-# %% [markdown]
+# %% [markdown] tags=["item:001"]
 # ## 001 Closing note
 #
 # The engine's speed against torch autograd on this machine (one RMSProp epoch over the 001
@@ -514,7 +515,7 @@ display(Markdown(
     f"{twin['max_abs_difference']:.1e}. One epoch of {len(engine_train)} images takes {hand_s:.2f} s by hand and "
     f"{auto_s:.2f} s with autograd: a ratio of {hand_s / auto_s:.2f}x (goal: within 3x)."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:none"]
 # ## Summary
 
 # %%

@@ -82,7 +82,7 @@ mnist_train, mnist_test = load_splits(mnist_dataset)
 mnist_train, mnist_test = mnist_train.limited(train_limit, seed), mnist_test.limited(test_limit, seed)
 print(mnist_train, mnist_test, sep="\n")
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.1"]
 # ## 000.1 A convolutional autoencoder to d = 12
 #
 # **Architecture** (`helpers.models.autoencoders.ConvEncoder` / `ConvDecoder`, joined by
@@ -101,7 +101,7 @@ print(mnist_train, mnist_test, sep="\n")
 # batches of 128 it stayed there for the whole of a 12-epoch trial run; with batches of
 # `ae_batch` = 32 (4× more steps) it leaves that plateau after about three epochs.
 
-# %%
+# %% tags=["solution"]
 ae_models, ae_histories = {}, {}
 for name, use_fc, sigmoid in [("AE with FC", True, True), ("AE without FC", False, True),
                               ("AE without FC, linear output", False, False)]:
@@ -142,13 +142,13 @@ display(Markdown(
     "summary), while the conv bottleneck forces each group of numbers to describe one $2\\times2$ quadrant, "
     "which wastes capacity on a centred digit."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.2"]
 # ## 000.2 A classifier on the same encoder
 #
 # `conv_classifier`: a fresh `ConvEncoder` of the 000.1 architecture (FC to $d=12$) followed by
 # `MLPHead`, a two-layer MLP ($12\to64\to10$, ReLU between), trained with cross-entropy.
 
-# %%
+# %% tags=["solution"]
 classifier = ae.conv_classifier(latent_dim)
 clf_history = fit(classifier, "000_2_classifier", mnist_train, mnist_test, clf_epochs,
                      task="classification", loss="cross_entropy")
@@ -161,13 +161,13 @@ run.record("000.2", test_acc=clf_history.last("test_acc"), train_acc=clf_history
 display(Markdown(f"Test accuracy after {clf_epochs} epochs: **{clf_history.last('test_acc'):.2%}** "
                  f"(train {clf_history.last('train_acc'):.2%}) on `{mnist_dataset}`."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.3"]
 # ## 000.3 Decoding the classifier's latent space
 #
 # The classifier's encoder is frozen; a new `ConvDecoder` (the 000.1 architecture) is trained on
 # it with the same mean-L1 loss and the same number of epochs as the AE.
 
-# %%
+# %% tags=["solution"]
 clf_ae = EncoderHead(freeze(classifier.encoder), ae.ConvDecoder(latent_dim))
 dec_history = fit(clf_ae, "000_3_classifier_decoder", mnist_train, mnist_test, decoder_epochs,
                      batch_size=ae_batch)
@@ -202,7 +202,7 @@ display(Markdown(f"**Latent-space numbers** on the {len(mnist_test)} `{mnist_dat
                  "(codes centred and scaled to unit RMS norm, so the two spaces compare):"))
 stats.round(3)
 
-# %%
+# %% tags=["remove_input", "answer"]
 s = stats
 display(Markdown(
     f"**Loss.** With the same decoder architecture, the frozen classifier encoder gives test L1 "
@@ -227,7 +227,7 @@ display(Markdown(
     "apart and pulls each class together; reconstruction has no such term, so AE classes touch wherever "
     "two digits share strokes."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.4", "item:000.5"]
 # ## 000.4 Only 100 labels · 000.5 AE-pretrained fine-tuning
 #
 # A balanced set of exactly `few_labels` training digits (10 per class, drawn by
@@ -237,7 +237,7 @@ display(Markdown(
 # repeated over `few_seeds` seeds (a different 100-example draw and initialisation each), so the
 # comparison is a mean ± std. Batches of 20, Adam, test set evaluated after every epoch.
 
-# %%
+# %% tags=["solution"]
 few_histories = {"scratch (000.4)": [], "AE-pretrained (000.5)": []}
 for s in range(seed, seed + few_seeds):
     few = mnist_train.per_class(few_labels // len(mnist_train.classes), seed=s)
@@ -276,7 +276,7 @@ for name, key in [("scratch (000.4)", "000.4"), ("AE-pretrained (000.5)", "000.5
                min_test_loss_epoch_mean=part["min test loss at epoch"].mean())
 few_summary.round(3)
 
-# %%
+# %% tags=["remove_input", "answer"]
 m4, m5 = run.metrics["000.4"], run.metrics["000.5"]
 part4 = few_table[few_table.method == "scratch (000.4)"]
 overfit = (part4["test loss final"] > part4["test loss min"] * 1.05).mean()
@@ -297,7 +297,7 @@ display(Markdown(
        "the whole encoder fine-tuned at the same learning rate the 100 labels pull it away from its initialisation "
        "as freely as from a random one; a frozen or slower-learning encoder would be the next thing to try.")))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P5.1", "answer"]
 # ## 002.P5.1 Keeping an autoencoder away from the identity map
 #
 # 1. **An undercomplete bottleneck** (code smaller than the input, as in every model here: 784 →
@@ -310,7 +310,8 @@ display(Markdown(
 # 3. **Regularising the code or weights** (sparsity or contractive penalties, weight decay,
 #    dropout as in 003.2): an overcomplete AE can then still not copy the input freely, and the
 #    penalty selects codes that capture structure rather than every pixel.
-#
+
+# %% [markdown] tags=["item:002.P5.3"]
 # ## 002.P5.3 PCA and a linear autoencoder
 #
 # A linear AE $\hat x = W_d(W_e x + b_e) + b_d$ with $k$ hidden units trained on the squared error
@@ -338,14 +339,14 @@ display(Markdown(
     "subspace; the larger ones belong to the directions with the smallest variance, which gradient descent "
     "finds last."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P5.4"]
 # ## 002.P5.4 An MLP autoencoder to two dimensions
 #
 # `MLPAutoencoder`: 784 → 256 → 64 → 16 → **2** (ReLU after the first three linear layers, none
 # into the embedding) and 2 → 16 → 64 → 256 → 784 (ReLU between, a sigmoid on the pixels, none
 # out of the embedding); Adam, learning rate $10^{-3}$, MSE loss.
 
-# %%
+# %% tags=["solution"]
 two_d = {"MLP AE (P5.4)": (ae.MLPAutoencoder(), "mnist_ae"),
          "CAE (P6.1)": (ae.ConvAutoencoder2D(skip=False), "mnist_cae"),
          "CAE + skips (P6.2)": (ae.ConvAutoencoder2D(skip=True), "mnist-cae-skip")}
@@ -378,7 +379,7 @@ def show_2d(label, recon, z, code):
 recon_mlp, z_mlp = train_2d("MLP AE (P5.4)", p5_epochs)
 show_2d("MLP AE (P5.4)", recon_mlp, z_mlp, "002.P5.4")
 
-# %%
+# %% tags=["remove_input", "answer"]
 m = run.metrics["002.P5.4"]
 display(Markdown(
     f"Test MSE after {p5_epochs} epochs: **{m['test_mse']:.4f}**; silhouette of the 2-D codes by label: "
@@ -388,7 +389,7 @@ display(Markdown(
     "sits apart; 0 is the opposite), and classes with similar ink layouts (4/9, 3/5/8) overlap — the AE "
     "was never told the labels, so label structure appears only as far as it follows pixel similarity."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P6.1"]
 # ## 002.P6.1 A convolutional autoencoder to two dimensions
 #
 # `ConvAutoencoder2D(skip=False)` has exactly the assignment's layers: conv $1\to4$ ($3\times3$,
@@ -401,7 +402,7 @@ display(Markdown(
 recon_cae, z_cae = train_2d("CAE (P6.1)", p6_epochs)
 show_2d("CAE (P6.1)", recon_cae, z_cae, "002.P6.1")
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P6.2"]
 # ## 002.P6.2 Skip connections
 #
 # `ConvAutoencoder2D(skip=True)` adds each pooling layer's output to the input of its mirror
@@ -426,14 +427,14 @@ display(Markdown(
     "silhouette) and decoding a code alone (zero skips) gives poor images — the model is close to the "
     "identity map that P5.1 warns about."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.1"]
 # ## 003.1 A convolutional autoencoder with k = 5 on Fashion-MNIST
 #
 # The 000.1 architecture (`conv_autoencoder`) with a 5-D code, MSE loss, Adam. The validation set
 # is the **first 1000 training images**; training uses the rest (in `default` a balanced subset of
 # `fashion_train_limit` of them, to keep the notebook within its CPU budget; `full` uses all 59,000).
 
-# %%
+# %% tags=["solution"]
 fashion_train, fashion_test = load_splits(fashion_dataset)
 fashion_val, fashion_train = fashion_train.head(1000), fashion_train.tail(1000)
 fashion_train, fashion_test = fashion_train.limited(fashion_train_limit, seed), fashion_test.limited(fashion_test_limit, seed)
@@ -449,7 +450,7 @@ with torch.no_grad():
 run.record("003.1", val_mse=f_history.last("val_loss"), train_mse=f_history.last("train_loss"), epochs=fashion_epochs,
            test_mse=Trainer(1, loss="mse", task="reconstruction", device=run.device).evaluate(fcae, fashion_test)["loss"])
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.2"]
 # ## 003.2 Grid search
 #
 # `helpers.search.grid_search` trains one CAE per point of the grid and ranks them by validation
@@ -460,7 +461,7 @@ run.record("003.1", val_mse=f_history.last("val_loss"), train_mse=f_history.last
 # epoch budget) on the same training subset: it still answers the main questions (does a larger
 # code help, does regularisation help) at a few percent of the cost.
 
-# %%
+# %% tags=["solution"]
 def grid_point(latent, weight_decay, dropout, batch, epochs):
     """Train one CAE of the grid; its validation and training MSE."""
     model = ae.conv_autoencoder(latent, dropout=dropout)
@@ -480,14 +481,14 @@ display(Markdown(f"**Table 1** — grid search on {fashion_dataset} ({run.profil
                  f"sorted by validation MSE. Best: " + ", ".join(f"{k} = {best_config[k]:g}" for k in grid) + "."))
 results.round(5)
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.3"]
 # ## 003.3 A classifier on the frozen convolutional layers
 #
 # The conv layers of the 003.1 CAE are frozen and the latent layer is replaced by a 10-way linear
 # layer (`conv_feature_classifier`), trained with cross-entropy. The baseline is the same network
 # (same conv layers and linear layer) trained from scratch with the same epochs and optimiser.
 
-# %%
+# %% tags=["solution"]
 f_classifiers = {"frozen AE conv + linear": ae.conv_feature_classifier(freeze(fcae.encoder.features)),
                  "same CNN from scratch": ae.conv_feature_classifier(ae.ConvEncoder(fashion_latent).features)}
 f_clf_histories = {}
@@ -505,7 +506,7 @@ run.record("003.3", test_acc=fz["test acc %"] / 100, time_s=fz["train time s"],
            scratch_test_acc=sc["test acc %"] / 100, scratch_time_s=sc["train time s"], epochs=fashion_clf_epochs)
 f_table.round(2)
 
-# %%
+# %% tags=["remove_input", "answer"]
 display(Markdown(
     f"The frozen-encoder classifier reaches **{fz['test acc %']:.2f}%** test accuracy on `{fashion_dataset}` in "
     f"{fz['train time s']:.1f} s ({fz['s per epoch']:.2f} s per epoch), the same CNN from scratch "
@@ -515,7 +516,7 @@ display(Markdown(
     f"discriminate, so the from-scratch CNN is {'better' if sc['test acc %'] > fz['test acc %'] else 'not better'} "
     "in accuracy at equal epochs."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.4"]
 # ## 003.4 The latent space: PCA, t-SNE and random codes
 #
 # The 5-D codes of `tsne_points` test images (a fixed balanced subset) are projected to 2-D with
@@ -560,7 +561,7 @@ display(Markdown(
     "from and the decoder is undefined off the data (a VAE adds exactly that prior; a GAN, notebook 05, trains "
     "the generator on random codes directly)."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:none"]
 # ## Summary
 
 # %%

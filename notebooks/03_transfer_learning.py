@@ -62,7 +62,7 @@ from helpers.transfer import loader_features, study_plot, study_table, transfer_
 run = start_notebook("03_transfer_learning", globals(),
                      datasets={"004.Ex2": "food101-20", "source": "source_dataset", "study": "target_datasets"})
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex2"]
 # ## 004.Ex2 ImageNet backbones on Food-101 (20 classes)
 #
 # Backbones come from torchvision's `weights=` API (`helpers.models.backbones.Backbone`):
@@ -80,7 +80,7 @@ if not run_pretrained:
                      f"skipped in the `{profile}` profile. Run the `full` profile on a machine with a "
                      "network; the code below is the real path, tested offline with `weights=None`."))
 
-# %%
+# %% tags=["solution"]
 def food_features(name):
     """Backbone, cached train/test features of Food-101-20 and the time that took."""
     backbone = Backbone(name, weights="DEFAULT")
@@ -134,7 +134,7 @@ if ex2_rows:
 else:
     display(Markdown(f"*No Food-101 results in the `{profile}` profile (needs internet).*"))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex2"]
 # ## 004.Ex2 (offline) Transfer from Fashion-MNIST to letters and digits
 #
 # The same four strategies at a scale that runs here: `SequentialCNN` (from notebook 01,
@@ -176,7 +176,7 @@ for (target, strategy), row in table.iterrows():
     run.record(f"study.{target}", **{f"{strategy}@{b}": float(v) for b, v in row.items()})
 run.record("study", time_s=study_time, runs=len(results))
 
-# %%
+# %% tags=["remove_input", "answer"]
 def acc(target, strategy, budget):
     return table.loc[(target, strategy), budget]
 
@@ -199,7 +199,7 @@ display(Markdown("\n".join(lines)))
 # between frozen and fine-tuned at the largest budget measures how far the source features are
 # from the target task, and a fine-tune-vs-scratch gap near zero means nothing useful transferred.
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex4", "answer"]
 # ## 004.Ex4 Review questions
 #
 # **a) Why (or when) do we need the functional API of Keras?** When the network is not a plain
@@ -237,6 +237,9 @@ display(Markdown("\n".join(lines)))
 # transfer above is a small example of a mismatch), when the input is not 3-channel natural
 # images, when licences or privacy exclude outside weights, or when plenty of unlabelled
 # in-domain data exist.
+
+# %% [markdown] tags=["item:none"]
+# ## Summary
 
 # %%
 metrics = run.finish()

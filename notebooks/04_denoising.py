@@ -75,7 +75,7 @@ ex3_train, ex3_test = (d.limited(n, seed) for d, n in zip(load_splits(ex3_datase
 print(ex3_train, ex3_test)
 run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 a–d) A shallow dense autoencoder
 #
 # One input layer (784 pixels), one hidden code layer (ReLU) and one output layer (sigmoid).
@@ -83,7 +83,7 @@ run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 # sweep shows what each size costs. `encoder`, `decoder` and `autoencoder` are three models built
 # from the same two layers, so training the autoencoder trains the other two.
 
-# %%
+# %% tags=["solution"]
 shallow, shallow_hist = {}, {}
 for size in code_sizes:
     shallow[size] = shallow_models(size)
@@ -92,7 +92,7 @@ encoder, decoder, autoencoder = shallow[code_size]
 run.figure(curves({f"code {s}": h.epoch for s, h in shallow_hist.items()}, ["test_loss"], ylabel="test MSE per pixel",
                   title=f"004.Ex3 shallow AE, test loss per code size {run.caption('004.Ex3')}"), "ex3_shallow_curves")
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 e) Inputs on top, reconstructions below
 
 # %%
@@ -105,7 +105,7 @@ h = shallow_hist[code_size].epoch
 run.record("004.Ex3", shallow_loss_first=h["train_loss"][0], shallow_loss_last=h["train_loss"][-1],
            shallow_test_mse=h["test_loss"][-1])
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 f) Evaluating it as a compression tool
 #
 # A compressor is judged by the bandwidth it saves (bytes sent per image: 784 one-byte pixels
@@ -122,7 +122,7 @@ display(compression.round(3))
 for size, row in compression.iterrows():
     run.record("004.Ex3", **{f"ratio_u8_{size}": row.ratio_u8, f"psnr_f32_{size}": row.psnr_f32, f"psnr_u8_{size}": row.psnr_u8})
 
-# %%
+# %% tags=["remove_input", "answer"]
 best = compression.psnr_f32.idxmax()
 display(Markdown(f"On {ex3_dataset} ({profile}), a {code_size}-value code sent as 8-bit values is "
                  f"{compression.ratio_u8[code_size]:.1f}× smaller than the raw image and decodes at "
@@ -132,13 +132,13 @@ display(Markdown(f"On {ex3_dataset} ({profile}), a {code_size}-value code sent a
                  "bandwidth and fidelity trade against each other, and 8-bit quantisation of the codes costs "
                  f"{(compression.psnr_f32 - compression.psnr_u8).max():.2f} dB at most."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 g) An SVM on the codes vs on the raw pixels
 #
 # The same RBF SVM is fitted on the first `svm_train` training examples (a subset keeps the fit
 # time small) and scored on the whole test split, once on the 32-value codes, once on the pixels.
 
-# %%
+# %% tags=["solution"]
 svm_rows = {}
 sub = ex3_train.head(min(svm_train, len(ex3_train)))
 for name, transform in {"AE codes": lambda d: predict(encoder, d).numpy(),
@@ -153,7 +153,7 @@ display(svm_table.round(3))
 run.record("004.Ex3", svm_acc_codes=svm_rows["AE codes"]["test_acc"], svm_acc_pixels=svm_rows["raw pixels"]["test_acc"],
            svm_fit_s_codes=svm_rows["AE codes"]["fit_s"], svm_fit_s_pixels=svm_rows["raw pixels"]["fit_s"])
 
-# %%
+# %% tags=["remove_input", "answer"]
 c, p = svm_rows["AE codes"], svm_rows["raw pixels"]
 display(Markdown(f"On {ex3_dataset} ({profile}, {len(sub)} training examples), the SVM reaches "
                  f"{100 * c['test_acc']:.1f}% on the {code_size}-value codes in {c['fit_s']:.2f} s and "
@@ -162,7 +162,7 @@ display(Markdown(f"On {ex3_dataset} ({profile}, {len(sub)} training examples), t
                  f"{'most' if c['test_acc'] > 0.9 * p['test_acc'] else 'only part'} of the class information "
                  f"at {784 / code_size:.0f}× fewer features."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 Convolutional denoising autoencoder
 #
 # The exercise's layers (ReLU, 'same' padding, nearest-neighbour upsampling, sigmoid output).
@@ -183,7 +183,7 @@ display(Markdown(f"b) The output shape {summary['output shape'].iloc[-1]} equals
 # clipped to [0, 1]) drawn in every batch; the test images get one fixed noisy copy. MSE against
 # the clean image, batches of 128.
 
-# %%
+# %% tags=["solution"]
 noisy_test = noise.gaussian_noise(ex3_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 denoiser = ConvDenoiser()
 den_hist = fit(denoiser, "conv_denoiser", ex3_train.head(min(denoise_train, len(ex3_train))), ex3_test, denoise_epochs,
@@ -198,7 +198,7 @@ run.figure(image_rows({"noisy": noisy_test[:12], "denoised": denoised[:12], "cle
 display(Markdown(f"Over the {len(ex3_test)} noisy test letters the PSNR rises from {before:.1f} dB to {after:.1f} dB "
                  f"(+{after - before:.1f} dB) after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P5.2"]
 # ## 002.P5.2 A corruption process on a 2-D data set
 #
 # Clean points $x = (t, t^2)$ with $t \sim U[-2, 2]$; the corruption process is
@@ -218,7 +218,7 @@ ax.legend()
 run.figure(fig, "p52_corruption_2d")
 run.record("002.P5.2", sigma=sigma, measured_noise_std=(noisy2d - clean2d).std().item())
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P6.3"]
 # ## 002.P6.3 The CAE of 002.P6.1, with and without skips, on noisy inputs
 #
 # ε ~ N(0, 0.3) is read as a **standard deviation** of 0.3 (variance 0.09): pixels lie in [0, 1],
@@ -226,7 +226,7 @@ run.record("002.P5.2", sigma=sigma, measured_noise_std=(noisy2d - clean2d).std()
 # Corrupted pixels are clipped to [0, 1]. Both models (`ConvAutoencoder2D` from notebook 02) learn
 # to map noisy digits to clean ones through a 2-D code.
 
-# %%
+# %% tags=["solution"]
 p6_train, p6_test = (d.limited(n, seed) for d, n in zip(load_splits(p6_dataset), (train_limit, test_limit)))
 p6_noisy = noise.gaussian_noise(p6_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 p6_models, p6_hist = {}, {}
@@ -262,7 +262,7 @@ display(Markdown(f"On noisy {p6_dataset} ({profile}) the plain CAE ends at MSE {
                  "outputs closer to the noisy input; and because the decoder leans on the skips, the 2-D codes carry less of the "
                  "digit identity (compare the two scatter plots)."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:none"]
 # ## Summary
 
 # %%

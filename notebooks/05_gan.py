@@ -64,7 +64,7 @@ train = train.limited(train_limit, seed)
 image_size = train.images.shape[-1]
 print(train, test, sep="\n")
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.5"]
 # ## 003.5 Simple DCGAN
 #
 # The generator maps a 100-d Gaussian vector through transposed convolutions with batch norm and
@@ -74,7 +74,7 @@ print(train, test, sep="\n")
 # `train_limit`: 12,000 of the 60,000 images) and 15 epochs, sized from a measured ~0.11 s per
 # batch of 128 on one idle CPU core (about 10 s per epoch), to keep the notebook near 8 minutes.
 
-# %%
+# %% tags=["solution"]
 G = Generator(latent_dim, image_size, gan_width)
 D = Discriminator(image_size, gan_width)
 print(f"generator {count_parameters(G):,} parameters, discriminator {count_parameters(D):,}")
@@ -165,7 +165,7 @@ run.record("003.5", gan_epochs=gan_epochs, gan_time_s=round(gan_time, 1),
                                                     ("real", "real training images")]
               for m in ("fd", "confidence", "classes_covered")})
 
-# %%
+# %% tags=["remove_input", "answer"]
 s = scores
 display(Markdown(f"""
 **Discussion.** After {gan_epochs} epochs ({gan_time:.0f} s on {run.device}) the discriminator's
@@ -184,6 +184,9 @@ the fake grid, or a fixed-noise strip whose rows all converge to the same pictur
 with a G loss that keeps rising is the usual sign that the discriminator has won and G stopped
 learning. The scorer itself reaches {clf_history.last('test_acc'):.1%} accuracy on {score_n} {dataset} test images.
 """))
+
+# %% [markdown] tags=["item:none"]
+# ## Summary
 
 # %%
 metrics = run.finish()
