@@ -28,6 +28,8 @@ INSTALL_HINT = ("sudo apt-get install --no-install-recommends pandoc texlive-xet
                 "texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core")
 REMOVE_INPUT_TAGS = {"remove_input", "hide-input"}   # cells that only write prose: output kept, code hidden
 _PROGRESS_LINE = re.compile(r"\d+%\|")
+# The trainer's resume messages ("name: reusing finished run from /path/x.pt"): run log, not results.
+_RUN_LOG_LINE = re.compile(r": (reusing finished run|resuming after epoch \d+) from |was made with other settings")
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -50,6 +52,11 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 if not lines:
                     continue
                 output["text"] = "\n".join(lines) + "\n"
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                lines = [ln for ln in output.get("text", "").split("\n") if not _RUN_LOG_LINE.search(ln)]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "\n".join(lines)
             if _WIDGET in output.get("data", {}):
                 data = {k: v for k, v in output["data"].items() if k not in (_WIDGET, "text/plain")}
                 if not data:
@@ -74,7 +81,7 @@ METRIC_LABELS = {
 }
 _WORDS = {"acc": "accuracy", "l1": "L1", "mse": "MSE", "psnr": "PSNR", "fd": "Fréchet distance", "svm": "SVM",
           "u8": "8-bit", "f32": "float32", "s": "(s)", "std": "std", "val": "validation", "noskip": "without skips",
-          "ae": "AE", "gan": "GAN", "d": "D", "g": "G", "min": "min", "max": "max", "abs": "absolute",
+          "ae": "AE", "gan": "GAN", "min": "min", "max": "max", "abs": "absolute",
           "num": "number of", "pca": "PCA", "fc": "FC", "wd": "weight decay"}
 
 
@@ -98,7 +105,7 @@ def metric_value(key: str, value) -> str:
 
 def readable_summary(metrics: dict, keep=lambda key: True) -> str:
     """A Markdown table, one row per recorded item, its numbers named in words (report summaries)."""
-    rows = ["| item | headline numbers |", "|---|---|"]
+    rows = ["| item | headline numbers |", "|:---------|:--------------------------|"]   # dashes: column widths
     for key, values in metrics.items():
         if isinstance(values, dict) and key != "datasets" and keep(key):
             shown = "; ".join(f"{metric_label(k)}: {metric_value(k, v)}" for k, v in values.items())
@@ -142,7 +149,22 @@ def combine(notebooks: Sequence[Path], profile: str) -> nbformat.NotebookNode:
     return combined
 
 
-def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None, preprocessors: Sequence = ()) -> Path:
+def html_tables_to_latex(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Give every HTML table output (pandas DataFrames) a ``text/latex`` twin made by pandoc, so the
+    PDF shows a typeset table instead of the wrapped plain-text repr (report, submission PDFs)."""
+    from nbconvert.filters.pandoc import convert_pandoc
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "<table" in data.get("text/html", "") and "text/latex" not in data:
+                table = convert_pandoc(data["text/html"], "html", "latex")
+                data["text/latex"] = "\\begingroup\\small\n" + table + "\n\\endgroup\n"
+    return nb
+
+
+def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None, preprocessors: Sequence = (),
+           prompts: bool = True) -> Path:
     """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``.
 
     Cells tagged ``remove_input``/``hide-input`` keep their output but not their code
@@ -163,7 +185,10 @@ def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None, pr
         path = target.with_suffix(".html")
         path.write_text(body)
         return path
-    exporter = PDFExporter(extra_template_paths=[str(TEMPLATES / "workbook")], template_file="workbook.tex.j2")
+    exporter = PDFExporter(extra_template_paths=[str(TEMPLATES / "workbook")], template_file="workbook.tex.j2",
+                           exclude_input_prompt=not prompts, exclude_output_prompt=not prompts,
+                           raw_mimetypes=["text/latex", ""])     # PDFExporter would keep only application/pdf raw cells
+    nb = html_tables_to_latex(copy.deepcopy(nb))
     for step in steps:
         exporter.register_preprocessor(step, enabled=True)
     exporter.latex_count = 2

@@ -240,7 +240,14 @@ def assignment_pdf(code: str, profile: str, student: Student, target: Path) -> P
     from .report import export
 
     nb = assignment_notebook(code, profile, student)
-    return export(nb, target.with_suffix(""), preprocessors=[HideCode()])
+    cells = []
+    for cell in nb.cells:                  # listings in a smaller font, so 100-character lines fit
+        shown = cell.cell_type == "code" and SHOW_INPUT_TAG in cell.metadata.get("tags", [])
+        cells += ([nbformat.v4.new_raw_cell("\\begingroup\\footnotesize", metadata={"raw_mimetype": "text/latex"}),
+                   cell, nbformat.v4.new_raw_cell("\\endgroup", metadata={"raw_mimetype": "text/latex"})]
+                  if shown else [cell])
+    nb.cells = cells
+    return export(nb, target.with_suffix(""), preprocessors=[HideCode()], prompts=False)
 
 
 # --------------------------------------------------------------------------- course scripts (002)

@@ -184,12 +184,11 @@ digits = mnist_test.images[:50]
 with torch.no_grad():
     rec_ae, rec_clf = predict(cae, digits), predict(clf_ae, digits)
 rows = {}
-for half in (0, 25):
-    part = slice(half, half + 25)
-    rows.update({f"input {half + 1}-{half + 25}": digits[part], f"AE {half + 1}-{half + 25}": rec_ae[part],
-                 f"classifier {half + 1}-{half + 25}": rec_clf[part]})
+for start in range(0, 50, 10):             # five blocks of ten: digits large enough to compare at page width
+    part, span = slice(start, start + 10), f"{start + 1}-{start + 10}"
+    rows.update({f"input {span}": digits[part], f"AE {span}": rec_ae[part], f"classifier {span}": rec_clf[part]})
 run.figure(image_rows(rows, f"000.3 50 test digits: AE vs classifier-encoder reconstructions {run.caption('000')}",
-                      cell=0.55), "000_3_recon_grid")
+                      cell=0.6), "000_3_recon_grid")
 
 # %%
 codes = {name: predict(model.encoder, mnist_test, device=run.device).numpy()
