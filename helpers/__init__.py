@@ -13,6 +13,8 @@ Workbook machinery (every notebook)
 - ``plots``         image grids, curves, confusion matrices, architecture graphs (01)
 - ``runner``        papermill batch runner over the notebooks and profiles (``python -m helpers.runner``)
 - ``report``        PDF/HTML export of executed notebooks with nbconvert
+- ``submission``    one folder and PDF per assignment, the 002 course scripts (``make submission``)
+- ``student``       student copies: solutions replaced by stubs (``make student``)
 
 Data
 - ``data``          named data sets, idx loading with validation, in-memory batches, samplers (01)

@@ -36,7 +36,8 @@ def item_headings() -> dict[str, str]:
 
 
 def squeeze(text: str) -> str:
-    return re.sub(r"\s+", "", text)
+    """Text without white space, with LaTeX's typographic quotes made plain (for pdftotext output)."""
+    return re.sub(r"\s+", "", text).replace("\u2019", "'").replace("\u2018", "'")
 
 
 # --------------------------------------------------------------------------- fast checks
