@@ -28,8 +28,9 @@ INSTALL_HINT = ("sudo apt-get install --no-install-recommends pandoc texlive-xet
                 "texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core")
 REMOVE_INPUT_TAGS = {"remove_input", "hide-input"}   # cells that only write prose: output kept, code hidden
 _PROGRESS_LINE = re.compile(r"\d+%\|")
-# The trainer's resume messages ("name: reusing finished run from /path/x.pt"): run log, not results.
-_RUN_LOG_LINE = re.compile(r": (reusing finished run|resuming after epoch \d+) from |was made with other settings")
+# The trainer's resume messages ("name: reusing the stored run (ab12.pt, same settings, ...)"): run
+# log, not results (helpers.training.Trainer prints them).
+_RUN_LOG_LINE = re.compile(r": (reusing the stored run|resuming after epoch \d+) \(")
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -107,7 +108,7 @@ def readable_summary(metrics: dict, keep=lambda key: True) -> str:
     """A Markdown table, one row per recorded item, its numbers named in words (report summaries)."""
     rows = ["| item | headline numbers |", "|:---------|:--------------------------|"]   # dashes: column widths
     for key, values in metrics.items():
-        if isinstance(values, dict) and key != "datasets" and keep(key):
+        if isinstance(values, dict) and key not in ("datasets", "parameters") and keep(key):
             shown = "; ".join(f"{metric_label(k)}: {metric_value(k, v)}" for k, v in values.items())
             rows.append(f"| {key} | {shown} |")
     return "\n".join(rows)

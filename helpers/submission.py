@@ -34,7 +34,7 @@ import nbformat
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, Unicode
 
-from .paths import REPO_ROOT, checkpoints_root, output_dir
+from .paths import REPO_ROOT, executed_notebook_path, metrics_path, run_models_dir
 
 ITEM_TAG = "item:"
 SHOW_INPUT_TAG = "show-input"
@@ -177,15 +177,13 @@ class Student:
 
 # --------------------------------------------------------------------------- per-assignment notebooks
 
-def executed_notebooks(profile: str) -> Path:
-    """``runs/<profile>/notebooks``, checked to hold every notebook the assignments read."""
-    folder = output_dir(profile) / "notebooks"
-    needed = sorted({nb for a in ASSIGNMENTS.values() for nb in a.notebooks})
-    missing = [nb for nb in needed if not (folder / f"{nb}.ipynb").exists()]
-    if missing:
-        raise SubmissionError(f"no executed notebook(s) {missing} in {folder}; run `make report "
-                              f"PROFILE={profile}` (or python -m helpers.run --profile {profile}) first")
-    return folder
+def executed(notebook: str, profile: str) -> nbformat.NotebookNode:
+    """The runner's executed copy of ``notebook`` in ``profile`` (an error says how to make it)."""
+    path = executed_notebook_path(notebook, profile)
+    if not path.exists():
+        raise SubmissionError(f"no executed notebook {path}; run `make report PROFILE={profile}` "
+                              f"(or python -m helpers.runner --profile {profile}) first")
+    return nbformat.read(str(path), as_version=4)
 
 
 def answer_code_cells(spec: Assignment) -> list:
@@ -211,12 +209,11 @@ def assignment_notebook(code: str, profile: str, student: Student) -> nbformat.N
     from .report import clean_outputs, summary_markdown
 
     spec = ASSIGNMENTS[code]
-    folder = executed_notebooks(profile)
     merged = nbformat.v4.new_notebook()
     for name in spec.notebooks:
-        merged.cells.extend(clean_outputs(nbformat.read(str(folder / f"{name}.ipynb"), as_version=4)).cells)
+        merged.cells.extend(clean_outputs(executed(name, profile)).cells)
     merged, _ = SelectItems(assignment=code, promote_headings=True).preprocess(merged, {})
-    metrics = [output_dir(profile) / "metrics" / f"{name}.json" for name in spec.notebooks]
+    metrics = [metrics_path(name, profile) for name in spec.notebooks]
     summary = summary_markdown([m for m in metrics if m.exists()], keep=lambda key: assignment_of(key) == code,
                                heading=f"# Summary of assignment {code}")
     nb = nbformat.v4.new_notebook()
@@ -230,8 +227,7 @@ def assignment_notebook(code: str, profile: str, student: Student) -> nbformat.N
 
 def selected_notebook(name: str, code: str, profile: str) -> nbformat.NotebookNode:
     """Executed notebook ``name`` cut down to its preamble and assignment ``code``'s sections."""
-    nb = nbformat.read(str(executed_notebooks(profile) / f"{name}.ipynb"), as_version=4)
-    nb, _ = SelectItems(assignment=code, keep_preamble=True).preprocess(nb, {})
+    nb, _ = SelectItems(assignment=code, keep_preamble=True).preprocess(executed(name, profile), {})
     return nb
 
 
@@ -423,10 +419,10 @@ def _code_files() -> dict[str, Path]:
 
 def _model_file(profile: str, name: str) -> Path:
     """A model file notebook 02 saved (``mnist_ae.pt`` ...) in ``profile``."""
-    path = checkpoints_root() / profile / "02_autoencoders" / name
+    path = run_models_dir("02_autoencoders", profile) / name
     if not path.exists():
         raise SubmissionError(f"{path} is missing; run notebook 02 in profile {profile} first "
-                              f"(python -m helpers.run --profile {profile} 02_autoencoders)")
+                              f"(python -m helpers.runner --profile {profile} 02_autoencoders)")
     return path
 
 

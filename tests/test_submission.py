@@ -9,7 +9,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -72,6 +71,18 @@ def test_metric_keys_get_readable_names_and_accuracies_are_percentages():
     assert metric_label("svm_acc_codes") == "SVM accuracy codes"
     assert metric_value("test_acc", 0.9512) == "95.1%"
     assert metric_value("test_l1", 0.045412) == "0.04541"
+
+
+def test_trainer_resume_messages_are_dropped_from_the_pdf_but_real_output_stays():
+    from helpers.report import clean_outputs
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("fit()")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=(
+        "000_2_classifier: reusing the stored run (0123abcd.pt, same settings, data and initial weights)\n"
+        "ImageDataset('mnist-10k', 'train', 8000 images)\n"))]
+    nb.cells = [cell]
+    assert clean_outputs(nb).cells[0].outputs[0]["text"] == "ImageDataset('mnist-10k', 'train', 8000 images)\n"
 
 
 def test_student_config_rejects_unknown_keys(tmp_path):
@@ -140,9 +151,8 @@ def submission(smoke_run, tmp_path_factory):
     for name in NOTEBOOKS:
         smoke_run(name)
     out = tmp_path_factory.mktemp("submission")
-    saved = {k: os.environ.get(k) for k in ("WORKBOOK_OUTPUT", "WORKBOOK_CHECKPOINTS")}
+    saved = {k: os.environ.get(k) for k in ("WORKBOOK_OUTPUT",)}
     os.environ["WORKBOOK_OUTPUT"] = str(smoke_run.root / "out")
-    os.environ["WORKBOOK_CHECKPOINTS"] = str(smoke_run.root / "checkpoints")
     try:
         build_submission("smoke", Student(), out)
     finally:
@@ -233,11 +243,9 @@ def test_student_copy_hides_solutions_and_runs_until_its_first_stub(name, tmp_pa
     assert not any(c.get("outputs") for c in copy.cells if c.cell_type == "code")
     path = tmp_path / f"{name}.ipynb"
     nbformat.write(copy, str(path))
-    profiles = notebooks_dir() / "profiles" / f"{name}.toml"
-    parameters = {"profile": "smoke", **(tomllib.loads(profiles.read_text()).get("smoke", {})
-                                        if profiles.exists() else {})}
-    with pytest.raises(PapermillExecutionError) as error:
-        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters=parameters, cwd=str(notebooks_dir()),
+    with pytest.raises(PapermillExecutionError) as error:       # the setup call applies the smoke values
+        papermill.execute_notebook(str(path), str(tmp_path / "out.ipynb"), parameters={"profile": "smoke"},
+                                   cwd=str(notebooks_dir()),
                                    kernel_name="python3", progress_bar=False)
     assert error.value.ename == "NotImplementedError"
     ran = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
