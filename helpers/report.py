@@ -126,7 +126,8 @@ def summary_markdown(metrics_files: Iterable[Path], keep=lambda key: True,
         if table.count("\n") < 2:
             continue
         datasets = ", ".join(f"{k}: `{v}`" for k, v in metrics.get("datasets", {}).items() if keep(k))
-        parts += [f"**{metrics['notebook']}** — profile `{metrics['profile']}`, data sets {datasets}, "
+        datasets = f"data sets {datasets}, " if datasets else ""
+        parts += [f"**{metrics['notebook']}** — profile `{metrics['profile']}`, {datasets}"
                   f"wall time {metrics.get('wall_time_s', float('nan')):.0f} s on {metrics.get('device')}.",
                   "", table, ""]
     return "\n".join(parts)

@@ -366,6 +366,8 @@ pd.DataFrame(twin["table"]).set_index("epoch").round(6)
 # %% [markdown] tags=["item:000.T1", "answer"]
 # ## 000.T1 Convolution is shift-equivariant (LTI)
 #
+# > **Question.** Show that a convolution with respect to any filter $h$ is time/space invariant.
+#
 # For $y = h * x$, $y[n] = \sum_k h[k]\,x[n-k]$. Shift the input, $x'[n] = x[n-s]$:
 # $y'[n] = \sum_k h[k]\,x[n-s-k] = y[n-s]$. So convolving a shifted input gives the shifted output,
 # for every filter $h$ and shift $s$ (with circular indexing on a finite image, exactly; with zero
@@ -379,6 +381,10 @@ print(f"max |conv(shift(x)) - shift(conv(x))| over three shifts: {t1_error:.2e}"
 
 # %% [markdown] tags=["item:000.T2", "answer"]
 # ## 000.T2 Which layers are shift-invariant or equivariant?
+#
+# > **Question.** Is each layer time/space invariant: (a) an additive constant, (b) a pointwise
+# > non-linearity such as ReLU, (c) strided pooling by a factor $>1$? (d) Is a CNN made of these
+# > operators and convolutions time invariant?
 #
 # * **Additive constant** $y = x + c$: shift-equivariant (a constant is the same everywhere).
 # * **Pointwise non-linearity** (ReLU): equivariant — it acts on each position independently.
@@ -405,6 +411,9 @@ pd.Series(t2, name="max abs difference").to_frame()
 # %% [markdown] tags=["item:000.T3", "answer"]
 # ## 000.T3 Jacobians of three layers
 #
+# > **Question.** Calculate the Jacobian matrix of (a) an additive bias vector, (b) a general matrix
+# > multiplication (FC), (c) a convolution layer.
+#
 # * **Bias add** $y = x + b$: $\partial y_i/\partial x_j = \delta_{ij}$, so $J = I$ (and $\partial y/\partial b = I$).
 # * **Fully connected** $y = Wx$: $\partial y_i/\partial x_j = W_{ij}$, so $J_x = W$; and
 #   $\partial y_i/\partial W_{kj} = \delta_{ik} x_j$.
@@ -421,6 +430,8 @@ pd.Series(t3, name="max abs difference").to_frame()
 # %% [markdown] tags=["item:002.P1", "answer"]
 # ## 002.P1 Gradient descent in one dimension; online learning
 #
+# > **P1.1** Give a geometric interpretation of gradient descent in the one-dimensional case.
+#
 # **P1.1** For $C(v)$ with one variable, $\Delta C \approx C'(v)\,\Delta v$. Choosing
 # $\Delta v = -\eta C'(v)$ gives $\Delta C \approx -\eta C'(v)^2 \le 0$: each step moves *downhill
 # along the tangent*, a distance proportional to the slope — big steps where the curve is steep,
@@ -431,6 +442,9 @@ run.figure(gradient_descent_1d_figure(f"002.P1.1 gradient descent on C(v) = v² 
            "002_P1_gradient_descent_1d")
 
 # %% [markdown] tags=["answer"]
+# > **P1.2** Name one advantage and one disadvantage of online learning (mini-batch size 1)
+# > compared with stochastic gradient descent on mini-batches of, say, 20.
+#
 # **P1.2** Online learning (batch size 1): *advantage* — an update after every example, so many
 # more (cheap) steps per epoch and fast early progress; the noise can also help escape shallow
 # minima. *Disadvantage* — each gradient is a very noisy estimate, so the steps wander and a
@@ -440,6 +454,11 @@ run.figure(gradient_descent_1d_figure(f"002.P1.1 gradient descent on C(v) = v² 
 
 # %% [markdown] tags=["item:002.P2", "answer"]
 # ## 002.P2 Backpropagation variants
+#
+# > **P2.1** A single neuron outputs $f(\sum_j w_j x_j + b)$ with $f$ other than the sigmoid: how
+# > should backpropagation be modified? **P2.2** Show that with a softmax output layer and the
+# > log-likelihood cost $\delta^L_j = a^L_j - y_j$. **P2.3** Rewrite backpropagation for linear
+# > neurons, $\sigma(z) = z$.
 #
 # **P2.1 One neuron with another activation $f$.** Only that neuron's local derivative changes:
 # in $\delta^l_j = (\sum_k w^{l+1}_{kj}\delta^{l+1}_k)\, \sigma'(z^l_j)$ use $f'(z^l_j)$ instead of
@@ -464,6 +483,12 @@ print(f"max |autograd dC/dz - (a - y)| = {delta_error:.2e}")
 
 # %% [markdown] tags=["item:002.P3", "answer"]
 # ## 002.P3 Cross-entropy
+#
+# > **P3.1** What happens to $-[a\ln y + (1-a)\ln(1-y)]$ when $y = 0$ or $1$, and does this afflict
+# > $-[y\ln a + (1-y)\ln(1-a)]$? **P3.2** Show that the cross-entropy is still minimised when
+# > $\sigma(z) = y$ for all inputs, also for $y\in(0,1)$, and give its value there. **P3.3** For the
+# > network of the assignment's Figure 1 (sigmoid units), compute the derivatives of the cost with
+# > respect to weights and biases and the errors $\delta^l$ of the first iteration (cross-entropy).
 #
 # **P3.1** In $-[a\ln y + (1-a)\ln(1-y)]$, a target $y=0$ or $1$ puts $\ln 0$ into the cost: it is
 # undefined (infinite) whatever the output. The correct form $-[y\ln a + (1-y)\ln(1-a)]$ only takes
@@ -493,6 +518,8 @@ run.record("002.P3.3", max_difference=p33_error)
 p33_table
 
 # %% [markdown] tags=["answer"]
+# > **Bonus** Where does the name *softmax* come from?
+#
 # **Bonus** — *softmax* is a "soft" version of the maximum: as the logits are scaled up, the output
 # tends to the one-hot indicator of the largest one (the "hard" arg-max), while staying smooth and
 # differentiable for finite logits.

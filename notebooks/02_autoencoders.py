@@ -299,6 +299,9 @@ display(Markdown(
 # %% [markdown] tags=["item:002.P5.1", "answer"]
 # ## 002.P5.1 Keeping an autoencoder away from the identity map
 #
+# > **Question.** An autoencoder can satisfy its goal by learning the identity function. Which
+# > design choices prevent that? Pick at least two and say why the autoencoder is more useful with them.
+#
 # 1. **An undercomplete bottleneck** (code smaller than the input, as in every model here: 784 →
 #    12, 5 or 2 numbers). The identity cannot pass through it, so the network must find the few
 #    directions along which the data actually vary; the code is then a compressed, useful
