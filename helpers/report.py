@@ -68,44 +68,10 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-# Readable names for the metric keys the notebooks record (the report's summary tables).
-METRIC_LABELS = {
-    "test_acc": "test accuracy", "train_acc": "training accuracy", "test_loss": "test loss",
-    "test_l1": "test L1 per pixel", "train_l1": "training L1 per pixel", "test_mse": "test MSE per pixel",
-    "train_mse": "training MSE per pixel", "val_mse": "validation MSE per pixel", "epochs": "epochs",
-    "acc_mean": "mean test accuracy", "acc_std": "std of test accuracy", "seeds": "seeds",
-    "silhouette": "silhouette", "silhouette_2d": "silhouette of the 2-D codes", "latent_dim": "latent size d",
-    "max_shift_error": "max shift-equivariance error", "max_difference": "max difference to autograd",
-    "top_confusion": "most frequent confusion", "top_confusion_count": "images in that confusion",
-    "test_acc_100": "test accuracy (100 images)", "test_acc_full": "test accuracy (whole test split)",
-    "first_train_loss": "first-epoch training loss", "last_train_loss": "last-epoch training loss",
-}
-_WORDS = {"acc": "accuracy", "l1": "L1", "mse": "MSE", "psnr": "PSNR", "fd": "Fréchet distance", "svm": "SVM",
-          "u8": "8-bit", "f32": "float32", "s": "(s)", "std": "std", "val": "validation", "noskip": "without skips",
-          "ae": "AE", "gan": "GAN", "min": "min", "max": "max", "abs": "absolute",
-          "num": "number of", "pca": "PCA", "fc": "FC", "wd": "weight decay"}
-
-
-def metric_label(key: str) -> str:
-    """A readable name for a metric key: ``test_acc`` -> 'test accuracy' (report summaries)."""
-    if key in METRIC_LABELS:
-        return METRIC_LABELS[key]
-    return " ".join(_WORDS.get(word.lower(), word) for word in re.split(r"[_]+", key)).replace("@", " at ")
-
-
-def metric_value(key: str, value) -> str:
-    """A value as the summary shows it: accuracies in %, floats to 4 significant digits."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if "acc" in key and isinstance(value, float) and 0 <= value <= 1 and "std" not in key:
-        return f"{100 * value:.1f}%"
-    if "acc_std" in key and isinstance(value, float):
-        return f"{100 * value:.1f} pp"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def readable_summary(metrics: dict, keep=lambda key: True) -> str:
     """A Markdown table, one row per recorded item, its numbers named in words (report summaries)."""
+    from .metrics import metric_label, metric_value
+
     rows = ["| item | headline numbers |", "|:---------|:--------------------------|"]   # dashes: column widths
     for key, values in metrics.items():
         if isinstance(values, dict) and key not in ("datasets", "parameters") and keep(key):

@@ -16,7 +16,8 @@ import nbformat
 import pytest
 
 from helpers.paths import REPO_ROOT, notebooks_dir
-from helpers.report import metric_label, metric_value, pdf_engine_missing
+from helpers.metrics import metric_label, metric_value
+from helpers.report import pdf_engine_missing
 from helpers.submission import ASSIGNMENTS, COURSE_SCRIPTS, SelectItems, Student, build_submission, cell_items
 
 NOTEBOOKS = ("01_cnn_classifier", "02_autoencoders", "03_transfer_learning", "04_denoising", "05_gan")
