@@ -145,6 +145,8 @@ top_true, top_pred = (mnist_test.classes.index(c) for c in pairs[0][:2])
 reverse = int(matrix[top_pred, top_true])          # how often the top pair is confused the other way
 run.record("002.P4.2", test_acc=test_acc40, train_acc=history40.last("train_acc"), epochs=cnn40_epochs,
            top_confusion=f"{pairs[0][0]}->{pairs[0][1]}", top_confusion_count=pairs[0][2])
+
+# %% tags=["remove_input", "answer"]
 display(Markdown(
     f"Test accuracy after {cnn40_epochs} epochs: **{test_acc40:.2%}** on {len(mnist_test)} "
     f"`{mnist_dataset}` test images. The most frequent confusions (true → predicted) are "

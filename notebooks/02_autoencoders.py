@@ -126,6 +126,8 @@ with torch.no_grad():
     run.figure(image_rows({"input": shown, **{n: predict(m, shown) for n, m in ae_models.items()}},
                           f"000.1 test digits and reconstructions, d={latent_dim} {run.caption('000')}"),
                "000_1_recon")
+
+# %% tags=["remove_input", "answer"]
 better = fc_table["test L1"].idxmin()
 stuck = [n for n in fc_table.index if fc_table.loc[n, "test L1"] > 0.12]
 display(Markdown(
@@ -334,6 +336,8 @@ centred = flat - flat.mean(0)
 pca_mse = float(((centred - centred @ basis @ basis.T) ** 2).mean())      # PCA's rank-k reconstruction error
 run.record("002.P5.3", k=k_pca, max_angle_deg=float(angles.max()), mean_angle_deg=float(angles.mean()),
            linear_ae_train_mse=lin_history.last("train_loss"), pca_train_mse=pca_mse)
+
+# %% tags=["remove_input", "answer"]
 display(Markdown(
     f"Principal angles (degrees) between the linear AE's decoder span and the top-{k_pca} PCA subspace "
     f"of `{mnist_dataset}` after {p5_epochs} epochs: {', '.join(f'{a:.1f}' for a in angles)}. Training MSE: linear AE "
@@ -416,6 +420,8 @@ recon_skip, z_skip = train_2d("CAE + skips (P6.2)", p6_epochs)
 show_2d("CAE + skips (P6.2)", recon_skip, z_skip, "002.P6.2")
 run.figure(curves({k: two_d_histories[k].epoch for k in two_d}, ["train_loss", "test_loss"], ylabel="MSE per pixel",
                   title=f"002.P5.4/P6 2-D autoencoders: loss per epoch {run.caption('002')}"), "002_P6_2_losses")
+
+# %% tags=["remove_input", "answer"]
 p61, p62 = run.metrics["002.P6.1"], run.metrics["002.P6.2"]
 display(Markdown(
     f"Test MSE: CAE **{p61['test_mse']:.4f}**, CAE with skips **{p62['test_mse']:.4f}** "

@@ -253,6 +253,8 @@ display(pd.DataFrame(err).T.round(4))
 a, b = err["CAE (P6.1)"], err["CAE + skips (P6.2)"]
 run.record("002.P6.3", sigma=sigma, mse_noskip=a["mse_vs_clean"], mse_skip=b["mse_vs_clean"],
            mse_noisy_noskip=a["mse_vs_noisy"], mse_noisy_skip=b["mse_vs_noisy"], psnr_input=psnr(p6_test.images, p6_noisy))
+
+# %% tags=["remove_input", "answer"]
 display(Markdown(f"On noisy {p6_dataset} ({profile}) the plain CAE ends at MSE {a['mse_vs_clean']:.4f} against the clean "
                  f"digits and the skip CAE at {b['mse_vs_clean']:.4f}; against the *noisy* inputs they score "
                  f"{a['mse_vs_noisy']:.4f} and {b['mse_vs_noisy']:.4f}. The plain CAE must rebuild each digit from two "
