@@ -67,8 +67,7 @@ ASSIGNMENTS: dict[str, Assignment] = {a.code: a for a in [
                ("000.1", "000.2", "000.3", "000.4", "000.5", "000.T1", "000.T2", "000.T3"),
                ("01_cnn_classifier", "02_autoencoders"),
                ("helpers.models.autoencoders:ConvEncoder", "helpers.models.autoencoders:ConvDecoder",
-                "helpers.models.autoencoders:MLPHead", "helpers.models.autoencoders:Autoencoder",
-                "helpers.models.autoencoders:EncoderClassifier")),
+                "helpers.models.autoencoders:MLPHead", "helpers.models.composite:EncoderHead")),
     Assignment("001", "Homework 4: a CNN with hand-written backpropagation", ("001",), ("01_cnn_classifier",),
                ("helpers.engine:Conv2dSame", "helpers.engine:MaxPool2x2", "helpers.engine:Linear",
                 "helpers.engine:softmax_cross_entropy", "helpers.engine:Momentum", "helpers.engine:RMSProp")),
@@ -86,7 +85,7 @@ ASSIGNMENTS: dict[str, Assignment] = {a.code: a for a in [
                ("004.Ex1", "004.Ex2", "004.Ex3", "004.Ex4"),
                ("01_cnn_classifier", "03_transfer_learning", "04_denoising"),
                ("helpers.models.classifiers:InceptionBlock", "helpers.models.classifiers:ResidualBlock",
-                "helpers.models.backbones:TransferNet", "helpers.models.denoising:ConvDenoiser")),
+                "helpers.models.composite:EncoderHead", "helpers.models.denoising:ConvDenoiser")),
 ]}
 
 # Metric keys that do not start with their item code.
@@ -266,7 +265,7 @@ COURSE_SCRIPTS: dict[str, CourseScript] = {
                                               "helpers.models.classifiers:FortyFilterCNN"),
                                  "classification", "CrossEntropyLoss", (("mnist_cnn.pt", "FortyFilterCNN()"),), 5, 64),
     "prob5_AE.py": CourseScript("002.P5.4", ("helpers.training:reconstruction_step",
-                                             "helpers.models.autoencoders:Autoencoder",
+                                             "helpers.models.composite:EncoderHead",
                                              "helpers.models.autoencoders:MLPAutoencoder"),
                                 "reconstruction", "MSELoss", (("mnist_ae.pt", "MLPAutoencoder()"),), 10, 128),
     "prob6_CAE.py": CourseScript("002.P6.1-P6.2", ("helpers.training:reconstruction_step",
