@@ -1,7 +1,9 @@
 # Two commands for a newcomer (Debian/Ubuntu, Python 3.11):
 #   make report   set everything up, run every notebook (profile default), write figures + PDF report
 #   make test     set everything up, run the test suite
-# Other targets: make setup, make system-deps (needs root/sudo), make lab, make smoke, make benchmark.
+# Other targets: make setup, make system-deps (needs root/sudo), make lab, make smoke, make benchmark,
+#   make submission (after make report: one folder per assignment under submission/; names and IDs
+#   from submission.toml, see helpers/submission.py), make student (student/NN_name.ipynb).
 
 PYTHON ?= python3.11
 VENV   ?= .venv
@@ -11,7 +13,9 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := pandoc texlive-xetex texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core graphviz poppler-utils \
                 chromium
 
-.PHONY: report test setup system-deps lab smoke benchmark clean
+.PHONY: report test setup system-deps lab smoke benchmark submission student clean
+
+SUBMISSION_CONFIG ?= $(wildcard submission.toml)
 
 report: setup
 	$(PY) -m helpers.runner --profile $(PROFILE)
@@ -24,6 +28,12 @@ smoke: setup
 
 lab: setup
 	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(VENV)/bin/jupyter lab notebooks/
+
+submission: setup
+	$(PY) -m helpers.submission --profile $(PROFILE) $(if $(SUBMISSION_CONFIG),--config $(SUBMISSION_CONFIG))
+
+student: setup
+	$(PY) -m helpers.student
 
 benchmark: setup
 	$(PY) benchmarks/data_pipeline.py

@@ -9,12 +9,14 @@ Workbook machinery (every notebook)
 - ``parameters``    one set of effective parameters per run: profiles, explicit values, checks (01)
 - ``notebook``      ``start_notebook``: the setup call of every notebook; ``run.fit``, figures, metrics (01)
 - ``checkpoint``    atomic save, safe ``weights_only`` load, stored runs per configuration (01)
-- ``metrics``       accuracy, confusion matrices, PSNR, the metrics JSON file (01)
+- ``metrics``       accuracy, confusion matrices, PSNR, the metrics JSON file, readable metric names (01)
 - ``plots``         image grids, curves, confusion matrices, architecture graphs (01)
 - ``frontend``      live JupyterLab frontend or batch run; console lines outside the notebook (01)
 - ``explorers``     ipywidgets explorers of trained models, one static figure in batch runs (01, 02, 04, 05)
 - ``runner``        papermill batch runner over the notebooks and profiles (``python -m helpers.runner``)
 - ``report``        PDF/HTML export of executed notebooks with nbconvert
+- ``submission``    one folder and PDF per assignment, the 002 course scripts (``make submission``)
+- ``student``       student copies: solutions replaced by stubs (``make student``)
 
 Data
 - ``data``          named data sets, idx loading with validation, in-memory batches, samplers (01)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +68,39 @@ def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
 def read_metrics(path: str | Path) -> dict[str, Any]:
     """Read a metrics JSON written by :func:`write_metrics` (tests, report)."""
     return json.loads(Path(path).read_text())
+
+
+# Readable names for the metric keys the notebooks record (every summary table: notebooks, report, PDFs).
+METRIC_LABELS = {
+    "test_acc": "test accuracy", "train_acc": "training accuracy", "test_loss": "test loss",
+    "test_l1": "test L1 per pixel", "train_l1": "training L1 per pixel", "test_mse": "test MSE per pixel",
+    "train_mse": "training MSE per pixel", "val_mse": "validation MSE per pixel", "epochs": "epochs",
+    "acc_mean": "mean test accuracy", "acc_std": "std of test accuracy", "seeds": "seeds",
+    "silhouette": "silhouette", "silhouette_2d": "silhouette of the 2-D codes", "latent_dim": "latent size d",
+    "max_shift_error": "max shift-equivariance error", "max_difference": "max difference to autograd",
+    "top_confusion": "most frequent confusion", "top_confusion_count": "images in that confusion",
+    "test_acc_100": "test accuracy (100 images)", "test_acc_full": "test accuracy (whole test split)",
+    "first_train_loss": "first-epoch training loss", "last_train_loss": "last-epoch training loss",
+}
+_WORDS = {"acc": "accuracy", "l1": "L1", "mse": "MSE", "psnr": "PSNR", "fd": "Fréchet distance", "svm": "SVM",
+          "u8": "8-bit", "f32": "float32", "s": "(s)", "std": "std", "val": "validation", "noskip": "without skips",
+          "ae": "AE", "gan": "GAN", "min": "min", "max": "max", "abs": "absolute",
+          "num": "number of", "pca": "PCA", "fc": "FC", "wd": "weight decay"}
+
+
+def metric_label(key: str) -> str:
+    """A readable name for a metric key: ``test_acc`` -> 'test accuracy' (01; every summary table)."""
+    if key in METRIC_LABELS:
+        return METRIC_LABELS[key]
+    return " ".join(_WORDS.get(word.lower(), word) for word in re.split(r"[_]+", key)).replace("@", " at ")
+
+
+def metric_value(key: str, value) -> str:
+    """A value as the summaries show it: accuracies in %, floats to 4 significant digits (01, report)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if "acc" in key and isinstance(value, float) and 0 <= value <= 1 and "std" not in key:
+        return f"{100 * value:.1f}%"
+    if "acc_std" in key and isinstance(value, float):
+        return f"{100 * value:.1f} pp"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -18,7 +18,7 @@ from typing import Any, Mapping, MutableMapping
 import torch
 
 from .checkpoint import RunStore
-from .metrics import write_metrics
+from .metrics import metric_label, metric_value, write_metrics
 from .parameters import format_parameters, injected_names, resolve
 from .paths import checkpoints_root, ensure_writable, metrics_path, run_figures_dir, run_models_dir
 from .plots import use_style
@@ -147,6 +147,5 @@ def summary_table(metrics: dict[str, Any]) -> str:
                     shown = "; ".join(f"{k}: {v['outcome']}" for k, v in value.items())
                     rows.append(f"| {key} | verdicts | {shown} |")
                     continue
-                shown = f"{value:.4g}" if isinstance(value, float) else str(value)
-                rows.append(f"| {key} | {name} | {shown} |")
+                rows.append(f"| {key} | {metric_label(name)} | {metric_value(name, value)} |")
     return "\n".join(rows)

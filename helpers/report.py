@@ -27,9 +27,13 @@ TEMPLATES = Path(__file__).parent / "templates"
 PDF_NEEDS = ("xelatex", "pandoc")
 INSTALL_HINT = ("sudo apt-get install --no-install-recommends pandoc texlive-xetex "
                 "texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core")
-_PROGRESS_LINE = re.compile(r"\d+%\|")
-_WIDGET = "application/vnd.jupyter.widget-view+json"
 PROSE_TAG = "remove_input"      # cells that only write prose: output kept, source left out of the report
+REMOVE_INPUT_TAGS = {PROSE_TAG, "hide-input"}
+_PROGRESS_LINE = re.compile(r"\d+%\|")
+# The trainer's resume messages ("name: reusing the stored run (ab12.pt, same settings, ...)"): run
+# log, not results (helpers.training.Trainer prints them).
+_RUN_LOG_LINE = re.compile(r": (reusing the stored run|resuming after epoch \d+) \(")
+_WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def exporter_config():
@@ -38,7 +42,7 @@ def exporter_config():
 
     config = Config()
     config.TagRemovePreprocessor.enabled = True
-    config.TagRemovePreprocessor.remove_input_tags = {PROSE_TAG}
+    config.TagRemovePreprocessor.remove_input_tags = set(REMOVE_INPUT_TAGS)
     return config
 
 
@@ -61,6 +65,11 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
                 if not lines:
                     continue
                 output["text"] = "\n".join(lines) + "\n"
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                lines = [ln for ln in output.get("text", "").split("\n") if not _RUN_LOG_LINE.search(ln)]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "\n".join(lines)
             if _WIDGET in output.get("data", {}):
                 data = {k: v for k, v in output["data"].items() if k not in (_WIDGET, "text/plain")}
                 if not data:
@@ -71,18 +80,34 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def summary_markdown(metrics_files: Iterable[Path]) -> str:
+def readable_summary(metrics: dict, keep=lambda key: True) -> str:
+    """A Markdown table, one row per recorded item, its numbers named in words (report summaries)."""
+    from .metrics import metric_label, metric_value
+
+    rows = ["| item | headline numbers |", "|:---------|:--------------------------|"]   # dashes: column widths
+    for key, values in metrics.items():
+        if isinstance(values, dict) and key not in ("datasets", "parameters") and keep(key):
+            shown = "; ".join(f"{metric_label(k)}: {metric_value(k, v)}" for k, v in values.items())
+            rows.append(f"| {key} | {shown} |")
+    return "\n".join(rows)
+
+
+def summary_markdown(metrics_files: Iterable[Path], keep=lambda key: True,
+                     heading: str = "# Summary of measured numbers") -> str:
     """A Markdown section listing each notebook's data sets, wall time and headline numbers."""
     from .metrics import read_metrics
-    from .notebook import summary_table
 
-    parts = ["# Summary of measured numbers", ""]
+    parts = [heading, ""]
     for path in sorted(metrics_files):
         metrics = read_metrics(path)
-        datasets = ", ".join(f"{k}: `{v}`" for k, v in metrics.get("datasets", {}).items())
-        parts += [f"**{metrics['notebook']}** — profile `{metrics['profile']}`, data sets {datasets}, "
+        table = readable_summary(metrics, keep)
+        if table.count("\n") < 2:
+            continue
+        datasets = ", ".join(f"{k}: `{v}`" for k, v in metrics.get("datasets", {}).items() if keep(k))
+        datasets = f"data sets {datasets}, " if datasets else ""
+        parts += [f"**{metrics['notebook']}** — profile `{metrics['profile']}`, {datasets}"
                   f"wall time {metrics.get('wall_time_s', float('nan')):.0f} s on {metrics.get('device')}.",
-                  "", summary_table(metrics), ""]
+                  "", table, ""]
     return "\n".join(parts)
 
 
@@ -104,20 +129,48 @@ def combine(notebooks: Sequence[Path], profile: str) -> nbformat.NotebookNode:
     return combined
 
 
-def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None) -> Path:
-    """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``."""
+def html_tables_to_latex(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Give every HTML table output (pandas DataFrames) a ``text/latex`` twin made by pandoc, so the
+    PDF shows a typeset table instead of the wrapped plain-text repr (report, submission PDFs)."""
+    from nbconvert.filters.pandoc import convert_pandoc
+
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "<table" in data.get("text/html", "") and "text/latex" not in data:
+                table = convert_pandoc(data["text/html"], "html", "latex")
+                data["text/latex"] = "\\begingroup\\small\n" + table + "\n\\endgroup\n"
+    return nb
+
+
+def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None, preprocessors: Sequence = (),
+           prompts: bool = True) -> Path:
+    """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``.
+
+    Cells tagged ``remove_input``/``hide-input`` keep their output but not their code
+    (nbconvert's ``TagRemovePreprocessor``); ``preprocessors`` run before it.
+    """
     from nbconvert import HTMLExporter, PDFExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
 
     target.parent.mkdir(parents=True, exist_ok=True)
     if title:
         nb.metadata["title"] = title
+    steps = [*preprocessors, TagRemovePreprocessor(remove_input_tags=REMOVE_INPUT_TAGS)]
     if pdf_engine_missing():
-        body, _ = HTMLExporter(config=exporter_config()).from_notebook_node(nb)
+        exporter = HTMLExporter()
+        for step in steps:
+            exporter.register_preprocessor(step, enabled=True)
+        body, _ = exporter.from_notebook_node(nb)
         path = target.with_suffix(".html")
         path.write_text(body)
         return path
-    exporter = PDFExporter(config=exporter_config(), extra_template_paths=[str(TEMPLATES / "workbook")],
-                           template_file="workbook.tex.j2")
+    exporter = PDFExporter(extra_template_paths=[str(TEMPLATES / "workbook")], template_file="workbook.tex.j2",
+                           exclude_input_prompt=not prompts, exclude_output_prompt=not prompts,
+                           raw_mimetypes=["text/latex", ""])     # PDFExporter would keep only application/pdf raw cells
+    nb = html_tables_to_latex(copy.deepcopy(nb))
+    for step in steps:
+        exporter.register_preprocessor(step, enabled=True)
     exporter.latex_count = 2
     body, _ = exporter.from_notebook_node(nb)
     path = target.with_suffix(".pdf")

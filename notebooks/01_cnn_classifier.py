@@ -78,13 +78,13 @@ run = start_notebook("01_cnn_classifier", globals(),
                      datasets={"002.P4": "mnist_dataset", "004.Ex1": "ex1_dataset", "001": "mnist_dataset"})
 
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P4.1"]
 # ## 002.P4.1 Output sizes of convolution and pooling layers
 #
 # For an input side $n$, kernel $k$, stride $s$ and padding $p$, a convolution or pooling layer
 # gives $\lfloor (n + 2p - k)/s \rfloor + 1$ outputs per side. With a $50\times 50$ input:
 
-# %%
+# %% tags=["solution"]
 cases = [("a", "conv", 4, 1, 1), ("b", "conv", 8, 5, 0), ("c", "max-pool", 10, 2, 2), ("d", "max-pool", 2, 1, 0)]
 rows = []
 for case, kind, k, s, p in cases:
@@ -110,14 +110,14 @@ sizes
 # %%
 conv_size_calculator()
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P4.2"]
 # ## 002.P4.2 A CNN with 40 first-layer filters
 #
 # The network (`helpers.models.classifiers.FortyFilterCNN`): conv 40 filters $5\times5$ (same
 # padding) → ReLU → max-pool 2 → conv 32 filters $3\times3$ → ReLU → max-pool 2 → linear 128 →
 # ReLU → linear 10, trained with Adam and cross-entropy for the 5 epochs the assignment asks for.
 
-# %%
+# %% tags=["solution"]
 mnist_train, mnist_test = load_splits(mnist_dataset)
 mnist_train, mnist_test = mnist_train.limited(train_limit, seed), mnist_test.limited(test_limit, seed)
 print(mnist_train, mnist_test, sep="\n")
@@ -164,7 +164,7 @@ reverse = int(matrix[top_pred, top_true])          # how often the top pair is c
 run.record("002.P4.2", test_acc=test_acc40, train_acc=history40.last("train_acc"), epochs=cnn40_epochs,
            top_confusion=f"{pairs[0][0]}->{pairs[0][1]}", top_confusion_count=pairs[0][2])
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 symmetry = compare(f"{pairs[0][0]} → {pairs[0][1]}", pairs[0][2], f"{pairs[0][1]} → {pairs[0][0]}", reverse,
                    better="neither", spread=(np.sqrt(pairs[0][2] + reverse), "Poisson noise of the two counts"),
                    fmt="{:.0f}", key="top_confusion_direction")
@@ -178,7 +178,7 @@ display(Markdown(
     "against a 9, a 4 with a closed top against a 9, a 5 against a 3 or 6): local, few-pixel differences that a "
     "small CNN trained for a few epochs on a few thousand digits has not fully learned."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex1"]
 # ## 004.Ex1 Non-sequential architectures, with a best-model callback
 #
 # Three models on the same data, budget and optimiser (Adam, cross-entropy):
@@ -200,7 +200,7 @@ display(Markdown(
 # so the test numbers below are slightly optimistic). The graphs are drawn by torchview from a real
 # forward pass, so branches and shortcuts show as they are executed.
 
-# %%
+# %% tags=["solution"]
 ex1_train, ex1_test = load_splits(ex1_dataset)
 ex1_train, ex1_test = ex1_train.limited(train_limit or ex1_train_limit, seed), ex1_test.limited(test_limit, seed)
 channels, side = ex1_train.images.shape[1], ex1_train.images.shape[-1]
@@ -239,7 +239,7 @@ display(Markdown(f"**Table 1** — {ex1_dataset} ({run.profile} profile), {len(e
                  "callback kept."))
 ex1_table
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 ex1_best = best_of(ex1_table["test acc %"].to_dict(), what="test accuracy", fmt="{:.2f}%", diff_fmt="{:.2f} points",
                    key="best_model",
                    spread=(100 * standard_error(ex1_table["test acc %"].max() / 100, len(ex1_test)),
@@ -255,7 +255,7 @@ display(Markdown(
     "to optimise. One seed per model: the standard error above is the test-set noise only, not the "
     "seed-to-seed spread of training."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:001"]
 # ## 001 A tiny CNN with hand-written backpropagation
 #
 # Assignment 001's network, trained by `helpers.engine` — forward and backward passes written by
@@ -289,7 +289,7 @@ display(Markdown(run.verdict("001.gradcheck", agrees("hand-written conv-1 gradie
 # settings: SGD $\eta=0.001$; momentum $\eta=0.001, \alpha=0.9$; RMSProp $\eta=0.001, \rho=0.9$.
 # Every run starts from the same initial weights. The *error* is the misclassification rate.
 
-# %%
+# %% tags=["solution"]
 optimizer_settings = {"SGD η=0.001": ("sgd", {"lr": 1e-3}),
                       "momentum η=0.001 α=0.9": ("momentum", {"lr": 1e-3, "alpha": 0.9}),
                       "RMSProp η=0.001 ρ=0.9": ("rmsprop", {"lr": 1e-3, "rho": 0.9}),
@@ -317,9 +317,10 @@ for (label, row), key in zip(engine_table.iterrows(), ["sgd", "momentum", "rmspr
     run.record(f"001.{key}", test_acc_100=row.iloc[0] / 100, test_acc_full=row.iloc[1] / 100,
                first_train_loss=engine_runs[label].history["train_loss"][0],
                last_train_loss=engine_runs[label].history["train_loss"][-1])
+sgd_label, rms_label = list(engine_runs)[0], list(engine_runs)[2]
 engine_table
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 sgd_label, mom_label, rms_label, tuned_label = list(engine_runs)
 final_loss = {label.split(" η")[0]: engine_runs[label].history["train_loss"][-1] for label in (sgd_label, mom_label, rms_label)}
 acc100 = engine_table.iloc[:, 0]
@@ -442,8 +443,10 @@ pd.DataFrame(twin["table"]).set_index("epoch").round(6)
 display(Markdown(run.verdict("001.autograd_twin", agrees("engine vs autograd training loss per epoch (float32)",
                                                          twin["max_abs_difference"], 1e-4, key="same_training"))))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.T1", "answer"]
 # ## 000.T1 Convolution is linear and shift-invariant (LTI)
+#
+# > **Question.** Show that a convolution with respect to any filter $h$ is time/space invariant.
 #
 # For $y = h * x$, $y[n] = \sum_k h[k]\,x[n-k]$.
 #
@@ -468,8 +471,12 @@ display(Markdown(
     f"- {run.verdict('000.T1', agrees('shift: max |conv(shift(x)) − shift(conv(x))| over three shifts', t1_error, 1e-10, key='shift'))}\n"
     f"- {run.verdict('000.T1', agrees('linearity: max |h*(ax₁+bx₂) − (a h*x₁ + b h*x₂)| over three draws', t1_linearity, 1e-10, key='linearity'))}"))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.T2", "answer"]
 # ## 000.T2 Which layers are shift-invariant or equivariant?
+#
+# > **Question.** Is each layer time/space invariant: (a) an additive constant, (b) a pointwise
+# > non-linearity such as ReLU, (c) strided pooling by a factor $>1$? (d) Is a CNN made of these
+# > operators and convolutions time invariant?
 #
 # * **Additive constant** $y = x + c$: shift-equivariant (a constant is the same everywhere).
 #   A **position-dependent bias** $y[n] = x[n] + b[n]$ (a bias *map*, as in a locally connected
@@ -513,8 +520,11 @@ display(Markdown(
        "equivariance." if t2["pool_odd_shift"][1] > 1e-12 and t2["cnn_invariance_shift4"][1] > 1e-12 else
        "The answers above predict that the last two claims fail; here at least one holds, so look at the table.")))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.T3", "answer"]
 # ## 000.T3 Jacobians of three layers
+#
+# > **Question.** Calculate the Jacobian matrix of (a) an additive bias vector, (b) a general matrix
+# > multiplication (FC), (c) a convolution layer.
 #
 # * **Bias add** $y = x + b$: $\partial y_i/\partial x_j = \delta_{ij}$, so $J = I$ (and $\partial y/\partial b = I$).
 # * **Fully connected** $y = Wx$: $\partial y_i/\partial x_j = W_{ij}$, so $J_x = W$; and
@@ -547,8 +557,10 @@ t3_table
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
 display(Markdown("\n".join(f"- {run.verdict('000.T3', agrees(name, error, 1e-10, key=name))}" for name, error in t3.items())))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P1", "answer"]
 # ## 002.P1 Gradient descent in one dimension; online learning
+#
+# > **P1.1** Give a geometric interpretation of gradient descent in the one-dimensional case.
 #
 # **P1.1** For $C(v)$ with one variable, $\Delta C \approx C'(v)\,\Delta v$. Choosing
 # $\Delta v = -\eta C'(v)$ gives $\Delta C \approx -\eta C'(v)^2 \le 0$: each step moves *downhill
@@ -559,15 +571,24 @@ display(Markdown("\n".join(f"- {run.verdict('000.T3', agrees(name, error, 1e-10,
 run.figure(gradient_descent_1d_figure(f"002.P1.1 gradient descent on C(v) = v² − 2 cos 3v {run.caption()}"),
            "002_P1_gradient_descent_1d")
 
-# %% [markdown]
+# %% [markdown] tags=["answer"]
+# > **P1.2** Name one advantage and one disadvantage of online learning (mini-batch size 1)
+# > compared with stochastic gradient descent on mini-batches of, say, 20.
+#
 # **P1.2** Online learning (batch size 1): *advantage* — an update after every example, so many
 # more (cheap) steps per epoch and fast early progress; the noise can also help escape shallow
 # minima. *Disadvantage* — each gradient is a very noisy estimate, so the steps wander and a
 # smaller learning rate is needed; it also cannot use vectorised hardware, so an epoch takes far
 # longer in wall time (see the batch-size table above: batch 1 is not even in the default sweep
 # because of its cost).
-#
+
+# %% [markdown] tags=["item:002.P2", "answer"]
 # ## 002.P2 Backpropagation variants
+#
+# > **P2.1** A single neuron outputs $f(\sum_j w_j x_j + b)$ with $f$ other than the sigmoid: how
+# > should backpropagation be modified? **P2.2** Show that with a softmax output layer and the
+# > log-likelihood cost $\delta^L_j = a^L_j - y_j$. **P2.3** Rewrite backpropagation for linear
+# > neurons, $\sigma(z) = z$.
 #
 # **P2.1 One neuron with another activation $f$.** Only that neuron's local derivative changes:
 # in $\delta^l_j = (\sum_k w^{l+1}_{kj}\delta^{l+1}_k)\, \sigma'(z^l_j)$ use $f'(z^l_j)$ instead of
@@ -590,8 +611,14 @@ delta_error = (logits.grad - (torch.softmax(logits.detach(), 0) - F.one_hot(torc
 run.record("002.P2.2", max_error_delta_a_minus_y=delta_error)
 print(f"max |autograd dC/dz - (a - y)| = {delta_error:.2e}")
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P3", "answer"]
 # ## 002.P3 Cross-entropy
+#
+# > **P3.1** What happens to $-[a\ln y + (1-a)\ln(1-y)]$ when $y = 0$ or $1$, and does this afflict
+# > $-[y\ln a + (1-y)\ln(1-a)]$? **P3.2** Show that the cross-entropy is still minimised when
+# > $\sigma(z) = y$ for all inputs, also for $y\in(0,1)$, and give its value there. **P3.3** For the
+# > network of the assignment's Figure 1 (sigmoid units), compute the derivatives of the cost with
+# > respect to weights and biases and the errors $\delta^l$ of the first iteration (cross-entropy).
 #
 # **P3.1** In $-[a\ln y + (1-a)\ln(1-y)]$, a target $y=0$ or $1$ puts $\ln 0$ into the cost: it is
 # undefined (infinite) whatever the output. The correct form $-[y\ln a + (1-y)\ln(1-a)]$ only takes
@@ -645,12 +672,14 @@ display(Markdown(
     f"- {run.verdict('002.P3.3', agrees('derivatives by hand vs central finite differences (ε = 1e-6)', fd_error33, 1e-8, key='finite_differences'))}\n"
     f"- cost of the example: {run.verdict('002.P3.3', compare('after one step', cost_after, 'before', cost_before, better='lower', fmt='{:.4f}', exact=True, key='step_lowers_cost'))}."))
 
-# %% [markdown]
+# %% [markdown] tags=["answer"]
+# > **Bonus** Where does the name *softmax* come from?
+#
 # **Bonus** — *softmax* is a "soft" version of the maximum: as the logits are scaled up, the output
 # tends to the one-hot indicator of the largest one (the "hard" arg-max), while staying smooth and
 # differentiable for finite logits.
 
-# %% [markdown]
+# %% [markdown] tags=["item:001"]
 # ## 001 Closing note
 #
 # The engine's speed against torch autograd on this machine (one RMSProp epoch over the 001
@@ -673,7 +702,7 @@ display(Markdown(
                                          fmt="{:.2f}×", key="within_goal"))
     + " (timed once, on whatever else this machine was running)."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:none"]
 # ## Summary
 
 # %%

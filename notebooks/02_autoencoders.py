@@ -60,7 +60,7 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 from torch import nn
 
 from helpers.checkpoint import save_model
@@ -84,7 +84,7 @@ mnist_train, mnist_test = load_splits(mnist_dataset)
 mnist_train, mnist_test = mnist_train.limited(train_limit, seed), mnist_test.limited(test_limit, seed)
 print(mnist_train, mnist_test, sep="\n")
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.1"]
 # ## 000.1 A convolutional autoencoder to d = 12
 #
 # **Architecture** (`helpers.models.autoencoders.ConvEncoder` / `ConvDecoder`, joined by
@@ -103,7 +103,7 @@ print(mnist_train, mnist_test, sep="\n")
 # digits, computed below as the *black-image baseline*). In a trial run with batches of 128 it
 # stayed there for all of 12 epochs; batches of `ae_batch` = 32 give 4× more steps.
 
-# %%
+# %% tags=["solution"]
 ae_models, ae_histories = {}, {}
 for name, use_fc, sigmoid in [("AE with FC", True, True), ("AE without FC", False, True),
                               ("AE without FC, linear output", False, False)]:
@@ -131,7 +131,7 @@ with torch.no_grad():
 black_l1 = mnist_test.images.abs().mean().item()         # L1 of the all-black reconstruction = mean ink
 run.record("000.1", black_image_l1=black_l1)
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 plateau = {n: compare(n, fc_table.loc[n, "test L1"], "the black image", black_l1, better="lower", fmt="{:.4f}",
                       spread=(0.05 * black_l1, "tolerance of 5% of the baseline"), key=f"plateau: {n}")
            for n in fc_table.index}
@@ -158,13 +158,13 @@ display(Markdown(
        "bottleneck ties each group of numbers to one $2\\times2$ quadrant) does not show in this run.")
     ))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.2"]
 # ## 000.2 A classifier on the same encoder
 #
 # `conv_classifier`: a fresh `ConvEncoder` of the 000.1 architecture (FC to $d=12$) followed by
 # `MLPHead`, a two-layer MLP ($12\to64\to10$, ReLU between), trained with cross-entropy.
 
-# %%
+# %% tags=["solution"]
 classifier = ae.conv_classifier(latent_dim)
 clf_history = fit(classifier, "000_2_classifier", mnist_train, mnist_test, clf_epochs,
                      task="classification", loss="cross_entropy")
@@ -177,13 +177,13 @@ run.record("000.2", test_acc=clf_history.last("test_acc"), train_acc=clf_history
 display(Markdown(f"Test accuracy after {clf_epochs} epochs: **{clf_history.last('test_acc'):.2%}** "
                  f"(train {clf_history.last('train_acc'):.2%}) on `{mnist_dataset}`."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.3"]
 # ## 000.3 Decoding the classifier's latent space
 #
 # The classifier's encoder is frozen; a new `ConvDecoder` (the 000.1 architecture) is trained on
 # it with the same mean-L1 loss and the same number of epochs as the AE.
 
-# %%
+# %% tags=["solution"]
 clf_ae = EncoderHead(freeze(classifier.encoder), ae.ConvDecoder(latent_dim))
 dec_history = fit(clf_ae, "000_3_classifier_decoder", mnist_train, mnist_test, decoder_epochs,
                      batch_size=ae_batch)
@@ -218,7 +218,7 @@ display(Markdown(f"**Latent-space numbers** on the {len(mnist_test)} `{mnist_dat
                  "(codes centred and scaled to unit RMS norm, so the two spaces compare):"))
 stats.round(3)
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 s = stats
 loss_cmp = compare("the AE encoder", ae_histories["AE with FC"].last("test_loss"), "the frozen classifier encoder",
                    dec_history.last("test_loss"), better="lower", fmt="{:.4f}", key="loss")
@@ -249,7 +249,7 @@ display(Markdown(
        "Cross-entropy should push classes apart more than reconstruction does; this run does not show it "
        "(a short or stuck classifier training is the first thing to check).")))
 
-# %% [markdown]
+# %% [markdown] tags=["item:000.4", "item:000.5"]
 # ## 000.4 Only 100 labels · 000.5 AE-pretrained fine-tuning
 #
 # A balanced set of exactly `few_labels` training digits (10 per class, drawn by
@@ -259,7 +259,7 @@ display(Markdown(
 # repeated over `few_seeds` seeds (a different 100-example draw and initialisation each), so the
 # comparison is a mean ± std. Batches of 20, Adam, test set evaluated after every epoch.
 
-# %%
+# %% tags=["solution"]
 few_histories = {"scratch (000.4)": [], "AE-pretrained (000.5)": []}
 for s in range(seed, seed + few_seeds):
     few = mnist_train.per_class(few_labels // len(mnist_train.classes), seed=s)
@@ -298,7 +298,7 @@ for name, key in [("scratch (000.4)", "000.4"), ("AE-pretrained (000.5)", "000.5
                min_test_loss_epoch_mean=part["min test loss at epoch"].mean())
 few_summary.round(3)
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 m4, m5 = run.metrics["000.4"], run.metrics["000.5"]
 part4 = few_table[few_table.method == "scratch (000.4)"]
 seeds_label = f"seed-to-seed standard deviation ({few_seeds} seeds)"
@@ -330,8 +330,11 @@ display(Markdown(
        "b": "Here pretraining hurts, by more than the seed-to-seed noise: the fine-tuned AE encoder ends worse than "
             "a random start, so its initialisation is a poor fit for classification at this learning rate."}[pretraining.outcome]))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P5.1", "answer"]
 # ## 002.P5.1 Keeping an autoencoder away from the identity map
+#
+# > **Question.** An autoencoder can satisfy its goal by learning the identity function. Which
+# > design choices prevent that? Pick at least two and say why the autoencoder is more useful with them.
 #
 # 1. **An undercomplete bottleneck** (code smaller than the input, as in every model here: 784 →
 #    12, 5 or 2 numbers). The identity cannot pass through it, so the network must find the few
@@ -343,7 +346,8 @@ display(Markdown(
 # 3. **Regularising the code or weights** (sparsity or contractive penalties, weight decay,
 #    dropout as in 003.2): an overcomplete AE can then still not copy the input freely, and the
 #    penalty selects codes that capture structure rather than every pixel.
-#
+
+# %% [markdown] tags=["item:002.P5.3"]
 # ## 002.P5.3 PCA and a linear autoencoder
 #
 # A linear AE $\hat x = W_d(W_e x + b_e) + b_d$ with $k$ hidden units trained on the squared error
@@ -365,7 +369,7 @@ pca_mse = float(((centred - centred @ basis @ basis.T) ** 2).mean())      # PCA'
 run.record("002.P5.3", k=k_pca, max_angle_deg=float(angles.max()), mean_angle_deg=float(angles.mean()),
            linear_ae_train_mse=lin_history.last("train_loss"), pca_train_mse=pca_mse)
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 display(Markdown(
     f"Principal angles (degrees) between the linear AE's decoder span and the top-{k_pca} PCA subspace "
     f"of `{mnist_dataset}` after {p5_epochs} epochs: {', '.join(f'{a:.1f}' for a in angles)}. Training MSE: "
@@ -374,14 +378,14 @@ display(Markdown(
     + ". Small angles mean the same subspace; large ones usually belong to the directions with the smallest "
     "variance, which contribute least to the loss and which gradient descent finds last."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P5.4"]
 # ## 002.P5.4 An MLP autoencoder to two dimensions
 #
 # `MLPAutoencoder`: 784 → 256 → 64 → 16 → **2** (ReLU after the first three linear layers, none
 # into the embedding) and 2 → 16 → 64 → 256 → 784 (ReLU between, a sigmoid on the pixels, none
 # out of the embedding); Adam, learning rate $10^{-3}$, MSE loss.
 
-# %%
+# %% tags=["solution"]
 two_d = {"MLP AE (P5.4)": (ae.MLPAutoencoder(), "mnist_ae"),
          "CAE (P6.1)": (ae.ConvAutoencoder2D(skip=False), "mnist_cae"),
          "CAE + skips (P6.2)": (ae.ConvAutoencoder2D(skip=True), "mnist-cae-skip")}
@@ -426,7 +430,7 @@ def separation_sentence(z):
 recon_mlp, z_mlp = train_2d("MLP AE (P5.4)", p5_epochs)
 show_2d("MLP AE (P5.4)", recon_mlp, z_mlp, "002.P5.4")
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 m = run.metrics["002.P5.4"]
 display(Markdown(
     f"Test MSE after {p5_epochs} epochs: **{m['test_mse']:.4f}** against the mean-image baseline "
@@ -439,7 +443,7 @@ display(Markdown(
     "look for classes with distinctive ink layouts (1, 0) apart from the rest and for overlaps among digits "
     "with similar layouts (4/9, 3/5/8)."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P6.1"]
 # ## 002.P6.1 A convolutional autoencoder to two dimensions
 #
 # `ConvAutoencoder2D(skip=False)` has exactly the assignment's layers: conv $1\to4$ ($3\times3$,
@@ -475,7 +479,7 @@ display(Markdown(
     "(its convolutions share them across positions) and a narrow 20-unit FC bottleneck, so it trades some fidelity "
     "for that economy."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P6.2"]
 # ## 002.P6.2 Skip connections
 #
 # `ConvAutoencoder2D(skip=True)` adds each pooling layer's output to the input of its mirror
@@ -488,7 +492,7 @@ show_2d("CAE + skips (P6.2)", recon_skip, z_skip, "002.P6.2")
 run.figure(curves({k: two_d_histories[k].epoch for k in two_d}, ["train_loss", "test_loss"], ylabel="MSE per pixel",
                   title=f"002.P5.4/P6 2-D autoencoders: loss per epoch {run.caption('002')}"), "002_P6_2_losses")
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 p61, p62 = run.metrics["002.P6.1"], run.metrics["002.P6.2"]
 skip_mse = compare("CAE with skips", p62["test_mse"], "CAE", p61["test_mse"], better="lower", fmt="{:.4f}", key="mse")
 skip_sil = compare("CAE with skips", p62["silhouette_2d"], "CAE", p61["silhouette_2d"], fmt="{:.3f}", key="silhouette")
@@ -514,14 +518,14 @@ display(Markdown(
 # %%
 latent_explorer({label: (two_d[label][0], z) for label, z in zip(two_d, (z_mlp, z_cae, z_skip))}, mnist_test, run.caption('002'))
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.1"]
 # ## 003.1 A convolutional autoencoder with k = 5 on Fashion-MNIST
 #
 # The 000.1 architecture (`conv_autoencoder`) with a 5-D code, MSE loss, Adam. The validation set
 # is the **first 1000 training images**; training uses the rest (in `default` a balanced subset of
 # `fashion_train_limit` of them, to keep the notebook within its CPU budget; `full` uses all 59,000).
 
-# %%
+# %% tags=["solution"]
 fashion_train, fashion_test = load_splits(fashion_dataset)
 fashion_val, fashion_train = fashion_train.head(1000), fashion_train.tail(1000)
 fashion_train, fashion_test = fashion_train.limited(fashion_train_limit, seed), fashion_test.limited(fashion_test_limit, seed)
@@ -529,7 +533,7 @@ print(fashion_train, fashion_val, fashion_test, sep="\n")
 fcae = ae.conv_autoencoder(fashion_latent)
 fig1 = architecture_graph(fcae, (1, 1, 28, 28), run.figures_dir / "003_1_architecture.png",
                           title=f"003 Fig. 1: the k={fashion_latent} convolutional autoencoder (torchview, real forward pass)")
-display(Image(filename=str(fig1), width=320))
+display(fig1)
 f_history = fit(fcae, "003_1_cae_k5", fashion_train, fashion_val, fashion_epochs, loss="mse", eval_name="val")
 run.figure(curves({"CAE k=5": f_history.epoch}, ["train_loss", "val_loss"], ylabel="MSE per pixel",
                   title=f"003.1 training vs validation loss {run.caption('003')}"), "003_1_loss")
@@ -540,7 +544,7 @@ with torch.no_grad():
 run.record("003.1", val_mse=f_history.last("val_loss"), train_mse=f_history.last("train_loss"), epochs=fashion_epochs,
            test_mse=Trainer(1, loss="mse", task="reconstruction", device=run.device).evaluate(fcae, fashion_test)["loss"])
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.2"]
 # ## 003.2 Grid search
 #
 # `helpers.search.grid_search` trains one CAE per point of the grid and ranks them by validation
@@ -551,7 +555,7 @@ run.record("003.1", val_mse=f_history.last("val_loss"), train_mse=f_history.last
 # epoch budget) on the same training subset: it still answers the main questions (does a larger
 # code help, does regularisation help) at a few percent of the cost.
 
-# %%
+# %% tags=["solution"]
 def grid_point(latent, weight_decay, dropout, batch, epochs):
     """Train one CAE of the grid; its validation and training MSE."""
     model = ae.conv_autoencoder(latent, dropout=dropout)
@@ -591,14 +595,14 @@ display(Markdown(
     "Weight decay and dropout regularise; with a short epoch budget and a training set of thousands of images "
     "the model is far from over-fitting, so regularisation is not expected to help the validation loss much."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.3"]
 # ## 003.3 A classifier on the frozen convolutional layers
 #
 # The conv layers of the 003.1 CAE are frozen and the latent layer is replaced by a 10-way linear
 # layer (`conv_feature_classifier`), trained with cross-entropy. The baseline is the same network
 # (same conv layers and linear layer) trained from scratch with the same epochs and optimiser.
 
-# %%
+# %% tags=["solution"]
 f_classifiers = {"frozen AE conv + linear": ae.conv_feature_classifier(freeze(fcae.encoder.features)),
                  "same CNN from scratch": ae.conv_feature_classifier(ae.ConvEncoder(fashion_latent).features)}
 f_clf_histories = {}
@@ -616,7 +620,7 @@ run.record("003.3", test_acc=fz["test acc %"] / 100, time_s=fz["train time s"],
            scratch_test_acc=sc["test acc %"] / 100, scratch_time_s=sc["train time s"], epochs=fashion_clf_epochs)
 f_table.round(2)
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 se_fashion = (100 * standard_error(max(fz["test acc %"], sc["test acc %"]) / 100, len(fashion_test)),
               f"standard error of an accuracy on {len(fashion_test)} test images")
 accuracy_cmp = compare("the CNN from scratch", sc["test acc %"], "the frozen-encoder classifier", fz["test acc %"],
@@ -632,7 +636,7 @@ display(Markdown(
        "; at equal epochs that costs no measurable accuracy here." if accuracy_cmp.outcome == "same" else
        ", yet here the frozen features even win at equal epochs.")))
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.4"]
 # ## 003.4 The latent space: PCA, t-SNE and random codes
 #
 # The 5-D codes of `tsne_points` test images (a fixed balanced subset) are projected to 2-D with
@@ -687,7 +691,7 @@ display(Markdown(
     "from and the decoder is undefined off the data (a VAE adds exactly that prior; a GAN, notebook 05, trains "
     "the generator on random codes directly)."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:none"]
 # ## Summary
 
 # %%

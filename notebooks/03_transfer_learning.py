@@ -63,7 +63,7 @@ from helpers.transfer import loader_features, study_plot, study_table, transfer_
 run = start_notebook("03_transfer_learning", globals(),
                      datasets={"004.Ex2": "food101-20", "source": "source_dataset", "study": "target_datasets"})
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex2"]
 # ## 004.Ex2 ImageNet backbones on Food-101 (20 classes)
 #
 # Backbones come from torchvision's `weights=` API (`helpers.models.backbones.Backbone`):
@@ -81,7 +81,7 @@ if not run_pretrained:
                      f"skipped in the `{profile}` profile. Run the `full` profile on a machine with a "
                      "network; the code below is the real path, tested offline with `weights=None`."))
 
-# %%
+# %% tags=["solution"]
 def food_features(name):
     """Backbone, cached train/test features of Food-101-20 and the time that took."""
     backbone = Backbone(name, weights="DEFAULT")
@@ -135,7 +135,7 @@ if ex2_rows:
 else:
     display(Markdown(f"*No Food-101 results in the `{profile}` profile (needs internet).*"))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex2"]
 # ## 004.Ex2 (offline) Transfer from Fashion-MNIST to letters and digits
 #
 # The same four strategies at a scale that runs here: `SequentialCNN` (from notebook 01,
@@ -177,7 +177,7 @@ for (target, strategy), row in table.iterrows():
     run.record(f"study.{target}", **{f"{strategy}@{b}": float(v) for b, v in row.items()})
 run.record("study", time_s=study_time, runs=len(results))
 
-# %% jupyter={"source_hidden": true} tags=["remove_input"]
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 spread = results.groupby(["target", "strategy", "labels_per_class"])["test_acc"].std(ddof=0)
 lo, hi = min(budgets), max(budgets)
 
@@ -214,7 +214,7 @@ display(Markdown("Each line compares mean test accuracies over the seeds; a gap 
 # between frozen and fine-tuned at the largest budget measures how far the source features are
 # from the target task, and a fine-tune-vs-scratch gap near zero means nothing useful transferred.
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex4", "answer"]
 # ## 004.Ex4 Review questions
 #
 # **a) Why (or when) do we need the functional API of Keras?** When the network is not a plain
@@ -253,6 +253,9 @@ display(Markdown("Each line compares mean test accuracies over the seeds; a gap 
 # transfer above is a small example of a mismatch), when the input is not 3-channel natural
 # images, when licences or privacy exclude outside weights, or when plenty of unlabelled
 # in-domain data exist.
+
+# %% [markdown] tags=["item:none"]
+# ## Summary
 
 # %%
 metrics = run.finish()

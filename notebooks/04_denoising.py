@@ -78,7 +78,7 @@ ex3_train, ex3_test = (d.limited(n, seed) for d, n in zip(load_splits(ex3_datase
 print(ex3_train, ex3_test)
 run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 a–d) A shallow dense autoencoder
 #
 # One input layer (784 pixels), one hidden code layer (ReLU) and one output layer (sigmoid).
@@ -86,7 +86,7 @@ run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 # sweep shows what each size costs. `encoder`, `decoder` and `autoencoder` are three models built
 # from the same two layers, so training the autoencoder trains the other two.
 
-# %%
+# %% tags=["solution"]
 shallow, shallow_hist = {}, {}
 for size in code_sizes:
     shallow[size] = shallow_models(size)
@@ -95,7 +95,7 @@ encoder, decoder, autoencoder = shallow[code_size]
 run.figure(curves({f"code {s}": h.epoch for s, h in shallow_hist.items()}, ["test_loss"], ylabel="test MSE per pixel",
                   title=f"004.Ex3 shallow AE, test loss per code size {run.caption('004.Ex3')}"), "ex3_shallow_curves")
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 e) Inputs on top, reconstructions below
 
 # %%
@@ -108,7 +108,7 @@ h = shallow_hist[code_size].epoch
 run.record("004.Ex3", shallow_loss_first=h["train_loss"][0], shallow_loss_last=h["train_loss"][-1],
            shallow_test_mse=h["test_loss"][-1])
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 f) Evaluating it as a compression tool
 #
 # A compressor is judged by the bandwidth it saves (bytes sent per image: 784 one-byte pixels
@@ -128,7 +128,7 @@ for size, row in compression.iterrows():
 mean_image_mse = torch.mean((ex3_test.images - ex3_train.images.mean(0, keepdim=True)) ** 2).item()
 run.record("004.Ex3", mean_image_mse=mean_image_mse)
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 baseline = {size: compare(f"code {size}", row.mse, "the mean image", mean_image_mse, better="lower", fmt="{:.4f}",
                           spread=(0.05 * mean_image_mse, "tolerance of 5% of the baseline"),
                           key=f"code_{size}_vs_mean_image") for size, row in compression.iterrows()}
@@ -149,13 +149,13 @@ display(Markdown("Against the trivial compressor that sends nothing and decodes 
                  "bandwidth and fidelity trade against each other, and 8-bit quantisation of the codes costs "
                  f"{(compression.psnr_f32 - compression.psnr_u8).max():.2f} dB at most."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 g) An SVM on the codes vs on the raw pixels
 #
 # The same RBF SVM is fitted on the first `svm_train` training examples (a subset keeps the fit
 # time small) and scored on the whole test split, once on the 32-value codes, once on the pixels.
 
-# %%
+# %% tags=["solution"]
 svm_rows = {}
 sub = ex3_train.head(min(svm_train, len(ex3_train)))
 for name, transform in {"AE codes": lambda d: predict(encoder, d).numpy(),
@@ -170,7 +170,7 @@ display(svm_table.round(3))
 run.record("004.Ex3", svm_acc_codes=svm_rows["AE codes"]["test_acc"], svm_acc_pixels=svm_rows["raw pixels"]["test_acc"],
            svm_fit_s_codes=svm_rows["AE codes"]["fit_s"], svm_fit_s_pixels=svm_rows["raw pixels"]["fit_s"])
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 c, p = svm_rows["AE codes"], svm_rows["raw pixels"]
 svm_cmp = compare(f"the SVM on {code_size}-value codes", 100 * c["test_acc"], "the SVM on 784 pixels",
                   100 * p["test_acc"], fmt="{:.1f}%", diff_fmt="{:.1f} points", key="codes_vs_pixels",
@@ -184,7 +184,7 @@ display(Markdown(f"On {ex3_dataset} ({profile}, {len(sub)} training examples): {
                     "b": "so they keep only part of the class information"}[svm_cmp.outcome]
                  + f", at {784 / code_size:.0f}× fewer features."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 Convolutional denoising autoencoder
 #
 # The exercise's layers (ReLU, 'same' padding, nearest-neighbour upsampling, sigmoid output).
@@ -213,7 +213,7 @@ display(Markdown(f"a) The output shape {summary['output shape'].iloc[-1]} "
 # clipped to [0, 1]) drawn in every batch; the test images get one fixed noisy copy. MSE against
 # the clean image, batches of 128.
 
-# %%
+# %% tags=["solution"]
 noisy_test = noise.gaussian_noise(ex3_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 denoiser = ConvDenoiser()
 den_hist = fit(denoiser, "conv_denoiser", ex3_train.head(min(denoise_train, len(ex3_train))), ex3_test, denoise_epochs,
@@ -240,7 +240,7 @@ display(Markdown(f"Over the {len(ex3_test)} noisy test letters, PSNR against the
 # %%
 noise_explorer({"conv denoiser": denoiser}, ex3_test, sigma, run.caption('004.Ex3'))
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P5.2"]
 # ## 002.P5.2 A corruption process on a 2-D data set
 #
 # Clean points $x = (t, t^2)$ with $t \sim U[-2, 2]$; the corruption process is
@@ -260,7 +260,7 @@ ax.legend()
 run.figure(fig, "p52_corruption_2d")
 run.record("002.P5.2", sigma=sigma, measured_noise_std=(noisy2d - clean2d).std().item())
 
-# %% [markdown]
+# %% [markdown] tags=["item:002.P6.3"]
 # ## 002.P6.3 The CAE of 002.P6.1, with and without skips, on noisy inputs
 #
 # ε ~ N(0, 0.3) is read as a **standard deviation** of 0.3 (variance 0.09): pixels lie in [0, 1],
@@ -268,7 +268,7 @@ run.record("002.P5.2", sigma=sigma, measured_noise_std=(noisy2d - clean2d).std()
 # Corrupted pixels are clipped to [0, 1]. Both models (`ConvAutoencoder2D` from notebook 02) learn
 # to map noisy digits to clean ones through a 2-D code.
 
-# %%
+# %% tags=["solution"]
 p6_train, p6_test = (d.limited(n, seed) for d, n in zip(load_splits(p6_dataset), (train_limit, test_limit)))
 p6_noisy = noise.gaussian_noise(p6_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 p6_models, p6_hist = {}, {}
@@ -307,7 +307,7 @@ run.record("002.P6.3", sigma=sigma, mse_noskip=a["mse_vs_clean"], mse_skip=b["ms
 noise_mse = torch.mean((p6_noisy - p6_test.images) ** 2).item()   # how far the noisy input is from the clean digit
 run.record("002.P6.3", noise_mse=noise_mse)
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 lines = []
 for k, e in err.items():
     side = compare("its MSE to the noisy inputs", e["mse_vs_noisy"], "its MSE to the clean digits", e["mse_vs_clean"],
@@ -342,7 +342,7 @@ display(Markdown(
                                       p6_silhouette["CAE (P6.1)"], fmt="{:.3f}", key="skips: code silhouette"))
     + ". A decoder that leans on the skips leaves the code less to carry, which would show as a lower silhouette."))
 
-# %% [markdown]
+# %% [markdown] tags=["item:none"]
 # ## Summary
 
 # %%

@@ -45,7 +45,7 @@ ae_latent = 12
 # %%
 import pandas as pd
 import torch
-from IPython.display import Image, Markdown, display
+from IPython.display import Markdown, display
 
 from helpers.data import load_splits
 from helpers.explorers import generator_explorer
@@ -68,7 +68,7 @@ train = train.limited(train_limit, seed)
 image_size = train.images.shape[-1]
 print(train, test, sep="\n")
 
-# %% [markdown]
+# %% [markdown] tags=["item:003.5"]
 # ## 003.5 Simple DCGAN
 #
 # The generator maps a 100-d Gaussian vector through transposed convolutions with batch norm and
@@ -78,14 +78,14 @@ print(train, test, sep="\n")
 # `train_limit`: 12,000 of the 60,000 images) and 15 epochs, sized from a measured ~0.11 s per
 # batch of 128 on one idle CPU core (about 10 s per epoch), to keep the notebook near 8 minutes.
 
-# %%
+# %% tags=["solution"]
 G = Generator(latent_dim, image_size, gan_width)
 D = Discriminator(image_size, gan_width)
 print(f"generator {count_parameters(G):,} parameters, discriminator {count_parameters(D):,}")
 for net, shape, part in [(G, (1, latent_dim), "generator"), (D, (1, 1, image_size, image_size), "discriminator")]:
     graph = architecture_graph(net, shape, run.figures_dir / f"003_5_architecture_{part}.png",
                                title=f"003 Fig. 7: DCGAN {part} (torchview, real forward pass)")
-    display(Image(filename=str(graph), width=300))
+    display(graph)
 history, snapshots = train_gan(G, D, train.images, gan_epochs, batch_size, gan_lr, seed=seed,
                                device=run.device, store=run.store("dcgan"),
                                snapshot_every=snapshot_every)
@@ -180,7 +180,7 @@ run.record("003.5", gan_epochs=gan_epochs, gan_time_s=round(gan_time, 1),
                                                     ("real", "real training images")]
               for m in ("fd", "confidence", "classes_covered")})
 
-# %% tags=["remove_input"] jupyter={"source_hidden": true}
+# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 s = scores
 gan_vs_ae = compare("the DCGAN", s["DCGAN"]["fd"], "the AE decoder fed random codes", s["AE decoder, random codes"]["fd"],
                     better="lower", fmt="{:.2f}", key="fd_gan_vs_ae")
@@ -213,6 +213,9 @@ the fake grid, or a fixed-noise strip whose rows all converge to the same pictur
 with a G loss that keeps rising is the usual sign that the discriminator has won and G stopped
 learning. The scorer itself reaches {clf_history.last('test_acc'):.1%} accuracy on {score_n} {dataset} test images.
 """))
+
+# %% [markdown] tags=["item:none"]
+# ## Summary
 
 # %%
 metrics = run.finish()

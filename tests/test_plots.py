@@ -18,7 +18,7 @@ def test_architecture_graph_leaves_the_model_and_the_rng_untouched(tmp_path):
     torch.manual_seed(3)
     expected_next = torch.rand(1)
     torch.manual_seed(3)
-    path = architecture_graph(G, (2, 8), tmp_path / "g.png", title="test")
+    path = architecture_graph(G, (2, 8), tmp_path / "g.png", title="test").path
     assert path.exists() and path.stat().st_size > 0
     assert torch.equal(torch.rand(1), expected_next)
     assert all(torch.equal(v, buffers[k]) for k, v in G.state_dict().items())
