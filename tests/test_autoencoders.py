@@ -98,12 +98,13 @@ def test_random_codes_match_the_codes_statistics():
         random_codes(codes, 3, "cauchy")
 
 
-def test_grid_search_on_a_two_point_grid_sorts_by_validation_loss():
+def test_grid_search_on_a_two_point_grid_keeps_grid_order():
     assert grid_points({"a": [1, 2], "b": [0]}) == [{"a": 1, "b": 0}, {"a": 2, "b": 0}]
-    table = grid_search({"latent": [5, 10], "dropout": [0.0]}, lambda latent, dropout: {"val_loss": 1 / latent})
-    assert list(table["latent"]) == [10, 5] and len(table) == 2
+    table = grid_search({"latent": [10, 5], "dropout": [0.0]}, lambda latent, dropout: {"val_loss": 1 / latent},
+                        executor="serial")
+    assert list(table["latent"]) == [10, 5] and list(table["val_loss"]) == [0.1, 0.2]
     with pytest.raises(KeyError):
-        grid_search({"a": [1]}, lambda a: {"loss": a})
+        grid_search({"a": [1]}, lambda a: {"loss": a}, executor="serial")
 
 
 @pytest.mark.notebook
