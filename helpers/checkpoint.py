@@ -34,6 +34,7 @@ from typing import Any, Sequence
 
 import torch
 
+from .distributed import is_main
 from .paths import checkpoints_root, stored_runs_dir
 
 _TMP = re.compile(r"^\..+\.pid(\d+)\.[^.]+\.tmp$")
@@ -83,6 +84,8 @@ def _write_error(path: Path, error: BaseException) -> CheckpointError:
 
 
 def _write_atomically(path: Path, write) -> Path:
+    if not is_main():                   # under torchrun only rank 0 writes (helpers.distributed)
+        return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path.parent)
@@ -106,7 +109,7 @@ def _write_atomically(path: Path, write) -> Path:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file + rename) (01)."""
+    """Write ``state`` to ``path`` atomically (temporary file + rename); under torchrun only rank 0 writes (01)."""
     return _write_atomically(Path(path), lambda stream: torch.save(state, stream))
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import distributed
 from .checkpoint import (RunStore, callable_identity, data_identity, model_identity, save_checkpoint,
                          state_fingerprint)
 
@@ -40,7 +41,10 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device(preferred: str | None = None, verbose: bool = True) -> torch.device:
-    """CUDA if available, else Apple MPS, else CPU (or ``preferred``); printed once (01)."""
+    """CUDA if available, else Apple MPS, else CPU (or ``preferred``); printed once (01).
+
+    Under torchrun this also joins the process group, so ``cuda`` means this rank's GPU."""
+    distributed.setup()
     if preferred:
         device = torch.device(preferred)
     elif torch.cuda.is_available():
@@ -475,8 +479,9 @@ class Trainer:
         stored = StoredRun(self.store, config, {"model": model, "optimizer": optimizer}, self.name) \
             if self.store is not None else None
         history = self._resume(stored)
-        batches = make_batches(train, self.batch_size, shuffle=True, seed=self.seed, device=self.device,
-                               workers=self.workers)
+        net = distributed.wrap(model, self.device)      # DDP under torchrun (helpers.distributed), else model
+        batches = distributed.shard(make_batches(train, self.batch_size, shuffle=True, seed=self.seed,
+                                                 device=self.device, workers=self.workers))
         epochs = range(history.epochs_done, history.epochs_done if self.stopped_early else self.epochs)
         bar = progress(epochs, desc=self.name, unit="epoch", disable=not self.show_progress or not len(epochs),
                        total=self.epochs, initial=history.epochs_done)
@@ -487,7 +492,7 @@ class Trainer:
             batches.set_epoch(epoch)
             total, count, correct = 0.0, 0, 0
             for index, batch in enumerate(batches):
-                loss, extra = self.step(model, batch)
+                loss, extra = self.step(net, batch)
                 if not torch.isfinite(loss):
                     raise NonFiniteLossError(
                         f"{self.name}: loss became {loss.item()} at epoch {epoch + 1}, batch {index + 1} "
@@ -501,6 +506,7 @@ class Trainer:
                 correct += extra.get("correct", 0)
                 if index % self.log_every == 0:
                     history.log_batch(epoch=epoch + index / len(batches), loss=loss.item())
+            total, count, correct = distributed.all_sum(total, count, correct)
             record = {"epoch": epoch + 1, "train_loss": total / count}
             if self.task == "classification":
                 record["train_acc"] = correct / count
