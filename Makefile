@@ -37,14 +37,15 @@ student: setup
 
 benchmark: setup
 	$(PY) benchmarks/data_pipeline.py
+	$(PY) benchmarks/grid_scaling.py
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-extra.txt pyproject.toml
 	@command -v xelatex >/dev/null && command -v pandoc >/dev/null && command -v dot >/dev/null || $(MAKE) system-deps
 	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-extra.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

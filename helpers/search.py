@@ -271,10 +271,7 @@ def holdout_split(dataset: str, val_size: int, train_limit: int = 0, seed: int =
     from .data import load_dataset
 
     full = load_dataset(dataset, "train")
-    val, train = full.head(val_size), full.tail(val_size)
-    if train_limit:
-        train = train.per_class(train_limit // len(train.classes), seed)
-    return train, val
+    return full.tail(val_size).limited(train_limit, seed), full.head(val_size)
 
 
 _cached_holdout = functools.lru_cache(maxsize=4)(holdout_split)

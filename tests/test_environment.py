@@ -38,6 +38,14 @@ def test_requirements_and_environment_yml_pin_the_same_packages():
     assert "python=3.11" in environment["dependencies"]
 
 
+def test_the_cluster_extra_is_pinned_and_kept_out_of_the_base_requirements():
+    extra = pins((REPO_ROOT / "requirements-extra.txt").read_text().splitlines())
+    assert set(extra) == {"dask", "distributed"} and extra["dask"] == extra["distributed"]
+    assert not set(extra) & set(pins((REPO_ROOT / "requirements.txt").read_text().splitlines()))
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    assert project["optional-dependencies"]["cluster"] == ["dask[distributed]"]
+
+
 def test_there_are_notebooks_and_every_source_has_its_ipynb():
     assert NOTEBOOKS
     assert sorted(p.stem for p in NOTEBOOKS) == available_notebooks()
