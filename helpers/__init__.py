@@ -26,7 +26,8 @@ Data
 Training
 - ``training``      seeding, device choice, ``evaluating``, the ``Trainer`` (the one training loop) (01)
 - ``gan_training``  the DCGAN loop, on the trainer's stored runs (05)
-- ``search``        the grid search of 003.2 (02)
+- ``search``        the grid search of 003.2 through an executor: local process pool or Dask cluster (02)
+- ``distributed``   data-parallel training under torchrun: sharded batches, DDP, rank-0 writes (01, 03 in ``full``)
 
 Models: ``models/`` (classifiers, the ``EncoderHead`` composite, autoencoders, backbones,
 denoisers, GAN; 01-05)

@@ -30,10 +30,11 @@ import json
 import os
 import pickle
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
+
+from .checkpoint import config_fingerprint, write_json_atomically
 
 RESULT_FORMAT = 1          # bump when the stored JSON changes meaning
 
@@ -57,8 +58,6 @@ def point_fingerprint(evaluate: Callable, point: Mapping[str, Any], fixed: Mappi
     """A stable hash of everything that determines a point's result (function, point, fixed, torch) (02)."""
     import torch
 
-    from .checkpoint import config_fingerprint
-
     return config_fingerprint({"format": RESULT_FORMAT, "task": task_name(evaluate), "point": dict(point),
                                "fixed": dict(fixed), "torch": torch.__version__.split("+")[0]})
 
@@ -74,25 +73,11 @@ def run_point(evaluate: Callable, point: Mapping[str, Any], fixed: Mapping[str, 
     torch.set_num_threads(threads)
     try:
         started = time.perf_counter()
-        result = dict(evaluate(**point, **fixed))
+        result = {k: v.item() if hasattr(v, "item") else v for k, v in dict(evaluate(**point, **fixed)).items()}
         seconds = time.perf_counter() - started
     finally:
         torch.set_num_threads(before)
     return {"result": result, "time_s": seconds, "worker": f"{socket.gethostname()}:{os.getpid()}"}
-
-
-def _write_json_atomically(payload: dict[str, Any], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(payload, stream, indent=1, default=float)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _read_stored(path: Path) -> dict[str, Any] | None:
@@ -228,7 +213,7 @@ def grid_search(grid: Mapping[str, Sequence[Any]], evaluate: Callable[..., Mappi
             raise KeyError(f"evaluate() returned {sorted(record['result'])}, without the score {score!r}")
         record = {"task": task_name(evaluate), "point": points[index], "fixed": fixed, **record}
         if paths[index] is not None:
-            _write_json_atomically(record, paths[index])
+            write_json_atomically(record, paths[index])
         records[index] = record
 
     todo = {i: p for i, p in enumerate(points) if i not in records}
