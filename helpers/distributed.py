@@ -61,10 +61,12 @@ def setup() -> bool:
 
 
 def world_size() -> int:
-    """How many processes train together (1 outside torchrun)."""
+    """How many processes train together (torchrun's ``WORLD_SIZE``; 1 outside torchrun)."""
     import torch.distributed as dist
 
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    return int(os.environ["WORLD_SIZE"]) if launched_by_torchrun() else 1
 
 
 def rank() -> int:
@@ -163,7 +165,7 @@ def all_sum(*numbers: float) -> tuple[float, ...]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``torchrun --nproc_per_node N -m helpers.distributed NOTEBOOK [--profile P] [-p key=value]``."""
-    from .run import RunError, execute, parse_override
+    from .runner import RunError, execute, parse_override
 
     parser = argparse.ArgumentParser(prog="torchrun --nproc_per_node N -m helpers.distributed",
                                      description="run one notebook data-parallel in every torchrun process")
@@ -176,9 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"helpers.distributed {args.notebook} --profile {args.profile}`", file=sys.stderr)
         return 2
     scratch = None if is_main() else tempfile.mkdtemp(prefix=f"workbook-rank{rank()}-")
-    if scratch:                                     # rank > 0: its notebook, metrics, figures are thrown away
-        os.environ["WORKBOOK_FIGURES"] = os.path.join(scratch, "figures")
-    try:
+    try:                                            # rank > 0: its notebook, metrics, figures are thrown away
         overrides = dict(parse_override(p) for p in args.parameter)
         execute(args.notebook, args.profile, overrides, out_dir=scratch)
     except RunError as error:

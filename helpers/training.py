@@ -419,7 +419,8 @@ class Trainer:
                 "train": data_identity(train), "val": data_identity(evaluation),
                 "corrupt": callable_identity(self.corrupt),
                 "parameter_groups": callable_identity(self.parameter_groups),
-                "callbacks": [cb.identity() for cb in self.callbacks]}
+                "callbacks": [cb.identity() for cb in self.callbacks],
+                **({"world_size": distributed.world_size()} if distributed.world_size() > 1 else {})}  # torchrun
 
     def step(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
         """Loss and extra counts of one batch for this trainer's task."""

@@ -27,7 +27,7 @@ TOLERANCE = 1e-5          # absolute, on per-epoch losses of about 1.4-2.2 (floa
 GLOBAL_BATCH = 64
 
 
-def small_training(batch_size: int, checkpoint: str | None = None) -> dict[str, list[float]]:
+def small_training(batch_size: int, store: str | None = None) -> dict[str, list[float]]:
     """3 epochs of a BatchNorm- and dropout-free MLP on 512 Fashion-MNIST images (Adam), CPU."""
     from helpers.data import load_dataset
     from helpers.training import Trainer
@@ -36,7 +36,7 @@ def small_training(batch_size: int, checkpoint: str | None = None) -> dict[str, 
     train, test = data.head(512), data.subset(range(512, 768), "test")
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
-    trainer = Trainer(epochs=3, lr=1e-3, batch_size=batch_size, seed=0, device="cpu", checkpoint=checkpoint,
+    trainer = Trainer(epochs=3, lr=1e-3, batch_size=batch_size, seed=0, device="cpu", store=store,
                       show_progress=False, name="ddp-test")
     return trainer.fit(model, train, test).epoch
 
@@ -75,13 +75,14 @@ def test_two_gloo_processes_reach_the_one_process_losses_at_the_same_global_batc
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
                    "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               __file__, "--out", str(out), "--checkpoint", str(tmp_path / "ddp.pt")]
+               __file__, "--out", str(out), "--store", str(tmp_path / "ddp")]
     finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-3000:]
     ranks = [json.loads(Path(f"{out}.rank{r}").read_text()) for r in range(2)]
     assert [r["world"] for r in ranks] == [2, 2]
     assert all(ranks[0]["history"][k] == ranks[1]["history"][k] for k in ("train_loss", "test_loss"))  # summed
-    assert (tmp_path / "ddp.pt").exists()                       # rank 0 saved the run
+    stored = json.loads(next((tmp_path / "ddp").glob("*.json")).read_text())      # rank 0 stored the run
+    assert stored["finished"] and stored["config"]["world_size"] == 2 and stored["config"]["batch_size"] == 32
     one = small_training(GLOBAL_BATCH)
     two = ranks[0]["history"]
     for key in ("train_loss", "test_loss"):
@@ -96,9 +97,9 @@ def _worker() -> None:
     """One torchrun process: train with the per-process batch, write this rank's history."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
-    parser.add_argument("--checkpoint")
+    parser.add_argument("--store")
     args = parser.parse_args()
-    history = small_training(GLOBAL_BATCH // int(os.environ["WORLD_SIZE"]), args.checkpoint)
+    history = small_training(GLOBAL_BATCH // int(os.environ["WORLD_SIZE"]), args.store)
     Path(f"{args.out}.rank{distributed.rank()}").write_text(
         json.dumps({"world": distributed.world_size(), "history": history}))
 
