@@ -8,8 +8,10 @@ runs the notebook in every one of the N processes, with the same notebook code: 
 (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``; NCCL with one GPU per
 process, ``cuda:LOCAL_RANK``, or gloo on CPU), trains on its shard of every epoch
 (:class:`ShardedBatches`, ``DistributedSampler`` for loaders) and lets ``DistributedDataParallel``
-average the gradients. Checkpoints are saved by rank 0 only; rank 0's executed notebook, metrics
-and figures are the run's, the other ranks write theirs to a temporary folder that is deleted.
+average the gradients. Stored runs and checkpoints (every write of ``helpers.checkpoint``) are
+written by rank 0 only, and a stored run's identity includes the world size; rank 0's executed
+notebook, metrics and figures are the run's, the other ranks write theirs to a temporary folder
+that is deleted. (02's grid search has its own executors, not torchrun: ``helpers.search``.)
 
 **Effective batch size** = per-process ``batch_size`` × ``WORLD_SIZE``: a ``batch_size=64`` run on
 2 processes takes the steps of a ``batch_size=128`` run on one (same examples per step, gradients of
