@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from helpers.search import GridPointError, cae_grid_point, grid_search, parse_executor
+from helpers.search import GridPointError, cae_grid_point, grid_points, grid_search, parse_executor
 
 # Four real (tiny) 003.2 grid points: 200 Fashion-MNIST training images, one epoch each.
 GRID = {"latent": [2, 3], "weight_decay": [0.0], "dropout": [0.0, 0.25], "batch": [50], "epochs": [1]}
@@ -113,6 +113,16 @@ def test_a_point_that_always_kills_its_worker_stops_with_a_clear_error(tmp_path)
 def killed_always(latent, dropout, marker):
     """A grid point that kills its worker on every attempt."""
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_the_full_profile_runs_table_1s_72_points():
+    import tomllib
+
+    from helpers.paths import profile_file
+
+    full = tomllib.loads(profile_file("02_autoencoders").read_text())["full"]
+    grid = {k: full[f"grid_{k}"] for k in ("latent", "weight_decay", "dropout", "batch", "epochs")}
+    assert len(grid_points(grid)) == 72 == 2 * 3 * 3 * 2 * 2
 
 
 def test_bad_executors_and_closures_get_errors_that_name_the_fix():
