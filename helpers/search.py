@@ -153,15 +153,19 @@ def _run_local(todo, evaluate, fixed, workers, retries, done):
     while remaining:
         with ProcessPoolExecutor(max_workers=min(workers, len(remaining)), mp_context=context) as pool:
             futures = {pool.submit(run_point, evaluate, point, fixed): index for index, point in remaining.items()}
-            for future in as_completed(futures):
-                index = futures[future]
-                try:
-                    record = future.result()
-                except BrokenProcessPool:
-                    lost[index] += 1
-                    continue
-                done(index, record)
-                del remaining[index]
+            try:
+                for future in as_completed(futures):
+                    index = futures[future]
+                    try:
+                        record = future.result()
+                    except BrokenProcessPool:
+                        lost[index] += 1
+                        continue
+                    done(index, record)
+                    del remaining[index]
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)     # a failed point stops the search now
+                raise
         given_up = [remaining[i] for i in remaining if lost[i] > retries]
         if given_up:
             raise GridPointError(f"the local pool lost its worker {retries + 1} times while these points were "
@@ -175,8 +179,12 @@ def _run_dask(todo, evaluate, fixed, client, done):
     from distributed import as_completed
 
     futures = {client.submit(run_point, evaluate, point, fixed, pure=False): index for index, point in todo.items()}
-    for future in as_completed(futures):
-        done(futures[future], future.result())
+    try:
+        for future in as_completed(futures):
+            done(futures[future], future.result())
+    except BaseException:
+        client.cancel(list(futures))
+        raise
 
 
 # --------------------------------------------------------------------------- the search

@@ -115,6 +115,17 @@ def killed_always(latent, dropout, marker):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def failing(latent, dropout):
+    """A grid point that raises."""
+    raise ValueError(f"no such model: latent {latent}")
+
+
+def test_a_point_that_raises_stops_the_search_naming_the_error(tmp_path):
+    with pytest.raises(GridPointError, match="no such model: latent 3"):
+        grid_search({"latent": [3, 4], "dropout": [0.0]}, failing, executor="local:1", results_dir=tmp_path)
+    assert not list(tmp_path.glob("*.json"))
+
+
 def test_the_full_profile_runs_table_1s_72_points():
     import tomllib
 
