@@ -70,6 +70,22 @@ def test_outside_torchrun_nothing_changes_and_only_rank_0_writes_checkpoints(tmp
     assert (tmp_path / "rank0.pt").exists()
 
 
+def test_the_torchrun_entry_keeps_rank_0_outputs_and_discards_the_others(monkeypatch, capsys):
+    import helpers.runner
+
+    seen = []
+    monkeypatch.setattr(helpers.runner, "execute", lambda notebook, profile, overrides, out_dir: seen.append(
+        (notebook, profile, overrides, out_dir, out_dir and Path(out_dir).is_dir())))
+    monkeypatch.delenv("RANK", raising=False)
+    assert distributed.main(["04_denoising"]) == 2 and "torchrun" in capsys.readouterr().err
+    monkeypatch.setenv("RANK", "0")
+    assert distributed.main(["04_denoising", "--profile", "smoke", "-p", "batch_size=16"]) == 0
+    monkeypatch.setenv("RANK", "1")
+    assert distributed.main(["04_denoising", "--profile", "smoke"]) == 0
+    assert seen[0] == ("04_denoising", "smoke", {"batch_size": 16}, None, None)        # rank 0: the run's outputs
+    assert seen[1][3] and seen[1][4] and not Path(seen[1][3]).exists()             # rank 1: a scratch folder, removed
+
+
 def test_two_gloo_processes_reach_the_one_process_losses_at_the_same_global_batch(tmp_path):
     out = tmp_path / "result.json"
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
