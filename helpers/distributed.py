@@ -1,13 +1,13 @@
 """Data-parallel training under ``torchrun`` (introduced for the ``full`` profile's large trainings:
-004.Ex1 in 01, 004.Ex2's fine-tuning in 03; used by ``Trainer`` and ``fit_loader``).
+004.Ex1 in 01, 004.Ex2's fine-tuning in 03; used by the ``Trainer``).
 
     torchrun --standalone --nproc_per_node 2 -m helpers.distributed 01_cnn_classifier --profile full
 
 runs the notebook in every one of the N processes, with the same notebook code: each process's
-``Trainer.fit`` (and ``transfer.fit_loader``) joins the process group that torchrun describes
+``Trainer.fit`` joins the process group that torchrun describes
 (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``; NCCL with one GPU per
 process, ``cuda:LOCAL_RANK``, or gloo on CPU), trains on its shard of every epoch
-(:class:`ShardedBatches`, ``DistributedSampler`` for loaders) and lets ``DistributedDataParallel``
+(:class:`ShardedBatches`, for in-memory and lazily loaded data alike) and lets ``DistributedDataParallel``
 average the gradients. Stored runs and checkpoints (every write of ``helpers.checkpoint``) are
 written by rank 0 only, and a stored run's identity includes the world size; rank 0's executed
 notebook, metrics and figures are the run's, the other ranks write theirs to a temporary folder
@@ -33,8 +33,6 @@ from typing import Iterator, Sequence
 
 import torch
 from torch import nn
-
-from .data import Batches
 
 
 def launched_by_torchrun() -> bool:
@@ -84,7 +82,8 @@ def is_main() -> bool:
 
 
 class ShardedBatches:
-    """This process's share of a :class:`helpers.data.Batches`, like ``DistributedSampler``.
+    """This process's share of a :class:`helpers.data.Batches` (in-memory tensors) or a
+    :class:`helpers.training.LoaderBatches` (a lazily loaded data set), like ``DistributedSampler``.
 
     Every process draws the same permutation of epoch ``k`` (``Batches``' own ``(seed, epoch)``
     order), pads it by wrapping to a multiple of the world size and takes every ``world``-th index
@@ -92,7 +91,7 @@ class ShardedBatches:
     one-process run with ``world`` times the batch size (when nothing is padded).
     """
 
-    def __init__(self, batches: Batches, rank_: int, world: int):
+    def __init__(self, batches, rank_: int, world: int):
         if not 0 <= rank_ < world:
             raise ValueError(f"rank {rank_} is outside a world of {world} processes")
         self.base, self.rank, self.world = batches, rank_, world
@@ -102,8 +101,11 @@ class ShardedBatches:
         """Fix the shuffle order to the one of ``epoch`` (the same on every rank)."""
         self.epoch = epoch
 
+    def _size(self) -> int:
+        return len(self.base.tensors[0]) if hasattr(self.base, "tensors") else len(self.base.dataset)
+
     def _indices(self) -> torch.Tensor:
-        n, base = len(self.base.tensors[0]), self.base
+        n, base = self._size(), self.base
         if base.shuffle:
             generator = torch.Generator().manual_seed(base.seed * 100_003 + self.epoch)
             order = torch.randperm(n, generator=generator)
@@ -114,27 +116,27 @@ class ShardedBatches:
         return order[self.rank::self.world]
 
     def __len__(self) -> int:
-        per_rank = -(-len(self.base.tensors[0]) // self.world)
-        return per_rank // self.batch_size if self.base.drop_last else -(-per_rank // self.batch_size)
+        per_rank = -(-self._size() // self.world)
+        return per_rank // self.batch_size if getattr(self.base, "drop_last", False) else -(-per_rank // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
-        mine = self._indices().to(self.base.tensors[0].device)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            index = mine[start:start + self.batch_size]
-            yield tuple(t[index] for t in self.base.tensors)
+        mine = self._indices()
+        if hasattr(self.base, "tensors"):
+            mine = mine.to(self.base.tensors[0].device)
+            for start in range(0, len(self) * self.batch_size, self.batch_size):
+                index = mine[start:start + self.batch_size]
+                yield tuple(t[index] for t in self.base.tensors)
+        else:                                           # a lazily loaded data set, through a DataLoader
+            loader = torch.utils.data.DataLoader(torch.utils.data.Subset(self.base.dataset, mine.tolist()),
+                                                 batch_size=self.batch_size, num_workers=self.base.workers)
+            for x, y in loader:
+                yield x.to(self.base.device), torch.as_tensor(y).to(self.base.device)
         self.epoch += 1
 
 
 def shard(batches):
     """``batches`` split across the processes (``ShardedBatches``), or unchanged outside torchrun."""
     return ShardedBatches(batches, rank(), world_size()) if world_size() > 1 else batches
-
-
-def sampler(dataset, shuffle: bool = True, seed: int = 0):
-    """A ``DistributedSampler`` for a lazily loaded data set under torchrun, else ``None`` (03)."""
-    if world_size() == 1:
-        return None
-    return torch.utils.data.DistributedSampler(dataset, world_size(), rank(), shuffle=shuffle, seed=seed)
 
 
 def wrap(model: nn.Module, device) -> nn.Module:

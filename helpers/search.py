@@ -287,5 +287,5 @@ def cae_grid_point(latent: int, weight_decay: float, dropout: float, batch: int,
     trainer = Trainer(epochs, lr=lr, loss="mse", task="reconstruction", batch_size=batch,
                       weight_decay=weight_decay, seed=seed, device=device, show_progress=False,
                       name=f"grid k{latent} wd{weight_decay:g} do{dropout:g} b{batch} e{epochs}")
-    history = trainer.fit(model, train, val, val_name="val")
+    history = trainer.fit(model, train, val, eval_name="val")
     return {"val_loss": history.last("val_loss"), "train_loss": history.last("train_loss")}
