@@ -24,6 +24,7 @@ from (``$PWD``), not the kernel's working folder (``notebooks/``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -36,6 +37,24 @@ MIN_FREE_BYTES = 200 * 2**20          # refuse to start a run with less free spa
 
 class LayoutError(RuntimeError):
     """An output folder cannot be used (not writable, disk full); the message names the folder."""
+
+
+@contextlib.contextmanager
+def environment(**values: str):
+    """Set environment variables inside the block and restore the previous values after it (01).
+
+    The runner points a kernel at its output folders this way; the tests use it for theirs.
+    """
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def invocation_dir() -> Path:

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 
 from .metrics import read_metrics
 from .parameters import ParameterError, check_names, declared_defaults, resolve
+from .paths import environment as paths_environment
 from .paths import (PROFILES, REPO_ROOT, LayoutError, checkpoints_root, ensure_writable, notebooks_dir,
                     output_dir, published_figures_dir)
 
@@ -130,35 +131,27 @@ def execute(notebook: str, profile: str = "default", overrides: dict[str, Any] |
                    "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     if out_dir:
         environment["WORKBOOK_OUTPUT"] = str(Path(out_dir).resolve())
-    saved = {key: os.environ.get(key) for key in environment}
-    os.environ.update(environment)
     try:
-        out = output_dir(profile)
-        for folder in (out, checkpoints_root()):
-            ensure_writable(folder)
-        executed = out / "notebooks" / f"{notebook}.ipynb"
-        executed.parent.mkdir(parents=True, exist_ok=True)
-        parameters = {"profile": profile, **overrides}
-        started = time.perf_counter()
-        print(f"[{notebook}] profile {profile}: running ({', '.join(f'{k}={v!r}' for k, v in parameters.items())})",
-              flush=True)
-        try:
+        with paths_environment(**environment):
+            out = output_dir(profile)
+            for folder in (out, checkpoints_root()):
+                ensure_writable(folder)
+            executed = out / "notebooks" / f"{notebook}.ipynb"
+            executed.parent.mkdir(parents=True, exist_ok=True)
+            parameters = {"profile": profile, **overrides}
+            started = time.perf_counter()
+            print(f"[{notebook}] profile {profile}: running ({', '.join(f'{k}={v!r}' for k, v in parameters.items())})",
+                  flush=True)
             papermill.execute_notebook(str(source), str(executed), parameters=parameters,
                                        kernel_name=KERNEL_NAME, cwd=str(notebooks_dir()),
                                        progress_bar=False, log_output=False)
-        except PapermillExecutionError as error:
-            raise RunError(f"{notebook}: cell {error.exec_count} (index {error.cell_index}) failed with "
-                           f"{error.ename}: {error.evalue}. The executed notebook with the error is "
-                           f"kept at {executed}") from None
-        metrics_path = out / "metrics" / f"{notebook}.json"
+            metrics_path = out / "metrics" / f"{notebook}.json"
+    except PapermillExecutionError as error:
+        raise RunError(f"{notebook}: cell {error.exec_count} (index {error.cell_index}) failed with "
+                       f"{error.ename}: {error.evalue}. The executed notebook with the error is "
+                       f"kept at {executed}") from None
     except LayoutError as error:
         raise RunError(str(error)) from None
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     seconds = time.perf_counter() - started
     if not metrics_path.exists():
         raise RunError(f"{notebook}: ran but wrote no metrics file {metrics_path} (its last cell "

@@ -22,6 +22,7 @@ def isolated_outputs(tmp_path, monkeypatch) -> Path:
 def smoke_run(tmp_path_factory):
     """``smoke_run("02_autoencoders")`` executes that notebook once per test session in the smoke
     profile through the real runner and returns its metrics dictionary (cached per notebook)."""
+    from helpers.paths import environment
     from helpers.runner import execute
 
     root = tmp_path_factory.mktemp("smoke")
@@ -29,16 +30,8 @@ def smoke_run(tmp_path_factory):
 
     def run(notebook: str) -> dict:
         if notebook not in cache:
-            previous = {k: os.environ.get(k) for k in ("WORKBOOK_CHECKPOINTS",)}
-            os.environ["WORKBOOK_CHECKPOINTS"] = str(root / "checkpoints")
-            try:
+            with environment(WORKBOOK_CHECKPOINTS=str(root / "checkpoints")):
                 cache[notebook] = execute(notebook, "smoke", out_dir=root / "out").metrics
-            finally:
-                for key, value in previous.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
         return cache[notebook]
 
     run.root = root

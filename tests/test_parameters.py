@@ -11,7 +11,7 @@ import nbformat
 import pytest
 
 from helpers.parameters import ParameterError, declared_defaults, injected_names, load_profiles, resolve
-from helpers.paths import REPO_ROOT, notebooks_dir
+from helpers.paths import REPO_ROOT, environment, notebooks_dir
 from helpers.runner import RunError, execute
 
 
@@ -96,15 +96,9 @@ def test_plain_papermill_and_an_edited_parameters_cell_run_the_smoke_workload(sm
     parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
     assert 'profile = "default"' in parameters.source
     parameters.source = parameters.source.replace('profile = "default"', 'profile = "smoke"')
-    old = {k: os.environ.get(k) for k in ("WORKBOOK_OUTPUT", "WORKBOOK_CHECKPOINTS")}
-    os.environ.update({"WORKBOOK_OUTPUT": str(tmp_path / "nbclient"),
-                       "WORKBOOK_CHECKPOINTS": str(smoke_run.root / "checkpoints")})
-    try:
+    with environment(WORKBOOK_OUTPUT=str(tmp_path / "nbclient"), WORKBOOK_CHECKPOINTS=str(smoke_run.root / "checkpoints")):
         nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
                                 resources={"metadata": {"path": str(notebooks_dir())}}).execute()
-    finally:
-        for key, value in old.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
     by_nbclient = read_metrics(tmp_path / "nbclient" / "metrics" / "04_denoising.json")
 
     for metrics in (by_papermill, by_nbclient):

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.paths import REPO_ROOT, notebooks_dir
+from helpers.paths import REPO_ROOT, environment, notebooks_dir
 from helpers.metrics import metric_label, metric_value
 from helpers.report import pdf_engine_missing
 from helpers.submission import ASSIGNMENTS, COURSE_SCRIPTS, SelectItems, Student, build_submission, cell_items
@@ -152,13 +152,8 @@ def submission(smoke_run, tmp_path_factory):
     for name in NOTEBOOKS:
         smoke_run(name)
     out = tmp_path_factory.mktemp("submission")
-    saved = {k: os.environ.get(k) for k in ("WORKBOOK_OUTPUT",)}
-    os.environ["WORKBOOK_OUTPUT"] = str(smoke_run.root / "out")
-    try:
+    with environment(WORKBOOK_OUTPUT=str(smoke_run.root / "out")):
         build_submission("smoke", Student(), out)
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
     return out
 
 
