@@ -38,8 +38,9 @@ latent_dim = 100
 batch_size = 128
 gan_lr = 2e-4
 snapshot_every = 3
-clf_epochs = 6
+clf_epochs = 8
 clf_lr = 3e-3                    # scorer: peak of the one-cycle schedule
+clf_batch = 64                   # scorer batches
 ae_epochs = 5
 ae_latent = 12
 
@@ -151,7 +152,7 @@ real = train.images[torch.randperm(len(train), generator=torch.Generator().manua
 val = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:score_n], "test sample")
 scorer = SequentialCNN(n_classes=len(train.classes))
 clf_history = Trainer(epochs=clf_epochs, lr=clf_lr, optimizer="adamw", weight_decay=5e-4, schedule="onecycle",
-                      label_smoothing=0.1, augment=Augment.for_data(dataset), batch_size=batch_size, seed=seed,
+                      label_smoothing=0.1, augment=Augment.for_data(dataset), batch_size=clf_batch, seed=seed,
                       device=run.device, store=run.store("scorer"), name="scorer").fit(scorer, train, val)
 ae = conv_autoencoder(latent_dim=ae_latent)
 ae_history = Trainer(epochs=ae_epochs, loss="l1", task="reconstruction", batch_size=batch_size, seed=seed,
