@@ -289,6 +289,92 @@ def make_optimizer(name: str, parameters, lr: float, **options) -> torch.optim.O
     return OPTIMIZERS[name](parameters, lr=lr, **options)
 
 
+# --------------------------------------------------------------------------- recipes
+
+SCHEDULES = ("constant", "onecycle", "cosine")
+
+
+def schedule_factor(schedule: str, step: int, total_steps: int, warmup: float = 0.3) -> float:
+    """The learning-rate multiplier of batch ``step`` (0-based) out of ``total_steps`` (01).
+
+    ``constant``: 1. ``onecycle`` (Smith's one-cycle, as ``torch.optim.lr_scheduler.OneCycleLR``
+    with cosine phases): rises from 1/25 to 1 over the first ``warmup`` fraction of the steps, then
+    falls to 1/250 000 by the last step. ``cosine``: a linear warm-up from ~0 to 1 over the first
+    ``warmup`` fraction, then a half cosine to 0. Both depend on the total number of steps, so a
+    run with such a schedule is not the prefix of a longer one (``"continuable": False``).
+    """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup is a fraction of the run in [0, 1), got {warmup}")
+    if schedule == "constant":
+        return 1.0
+    total = max(int(total_steps), 1)
+    rising = max(int(np.ceil(warmup * total)), 1)           # steps 0 .. rising-1 warm up
+    falling = (step - rising + 1) / max(total - rising, 1)   # 0 at the peak, 1 at the last step
+    if schedule == "cosine":
+        return (step + 1) / rising if step < rising else _cosine_between(1.0, 0.0, min(falling, 1.0))
+    start, end = 1 / 25, 1 / 25e4                        # OneCycleLR's div_factor and final_div_factor
+    if step < rising:
+        return _cosine_between(start, 1.0, step / max(rising - 1, 1))
+    return _cosine_between(1.0, end, min(falling, 1.0))
+
+
+def _cosine_between(first: float, last: float, t: float) -> float:
+    """Cosine interpolation from ``first`` (t = 0) to ``last`` (t = 1)."""
+    return float(last + (first - last) * 0.5 * (1 + np.cos(np.pi * t)))
+
+
+FLIP_SAFE = ("fashion-mnist", "cifar10")     # data sets whose classes survive a left-right flip
+
+
+class Augment:
+    """Light, label-preserving augmentation of an in-memory batch (introduced in 01).
+
+    ``shift``: each image is moved by up to ``shift`` pixels in each direction (zero padding, a
+    random crop back to the original size). ``flip``: half of the images are mirrored left-right,
+    only for data whose labels survive it (:data:`FLIP_SAFE`: clothes, CIFAR-10 objects; never
+    digits or letters). Random draws come from the generator the trainer passes in, seeded by
+    (seed, epoch), so a run repeats exactly and a resumed epoch sees the same augmentation.
+    """
+
+    def __init__(self, shift: int = 2, flip: bool = False):
+        if shift < 0:
+            raise ValueError(f"shift must be a number of pixels >= 0, got {shift}")
+        self.shift, self.flip = int(shift), bool(flip)
+
+    @classmethod
+    def for_data(cls, name: str, shift: int = 2) -> "Augment":
+        """Shifts for every data set, flips only for :data:`FLIP_SAFE` ones (01)."""
+        return cls(shift=shift, flip=name in FLIP_SAFE)
+
+    def __repr__(self) -> str:
+        return f"Augment(shift={self.shift}, flip={self.flip})"
+
+    def check(self, data) -> None:
+        """Refuse flips on data whose labels a mirror image would change (digits, letters)."""
+        name = getattr(data, "name", None)
+        if self.flip and name is not None and name not in FLIP_SAFE:
+            raise ValueError(f"Augment(flip=True) on {name!r}: a mirrored digit or letter is another "
+                             f"symbol, so flips are only for {', '.join(FLIP_SAFE)}; use "
+                             f"Augment.for_data({name!r}) or flip=False")
+
+    def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        n, _, height, width = x.shape
+        if self.shift:
+            s = self.shift
+            offsets = torch.randint(0, 2 * s + 1, (2, n), generator=generator).to(x.device)
+            padded = torch.nn.functional.pad(x, (s, s, s, s))
+            rows = (offsets[0][:, None] + torch.arange(height, device=x.device))[:, :, None]   # n x H x 1
+            cols = (offsets[1][:, None] + torch.arange(width, device=x.device))[:, None, :]    # n x 1 x W
+            x = padded[torch.arange(n, device=x.device)[:, None, None], :, rows, cols]        # n x H x W x C
+            x = x.permute(0, 3, 1, 2).contiguous()
+        if self.flip:
+            mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)[:, None, None, None]
+            x = torch.where(mirror, x.flip(-1), x)
+        return x
+
+
 # --------------------------------------------------------------------------- callbacks
 
 class Callback:
@@ -375,6 +461,15 @@ class Trainer:
     epoch is stored atomically under the fingerprint of :meth:`config`; a new ``fit`` with the same
     configuration resumes after the last stored epoch (a finished run just reloads), any other
     configuration trains afresh into its own file.
+
+    Recipes (issue 17; all part of :meth:`config`): ``schedule`` ``"onecycle"`` or ``"cosine"``
+    (with ``warmup``, a fraction of the run) sets every group's learning rate per batch, see
+    :func:`schedule_factor`; ``label_smoothing`` softens the training cross-entropy (the
+    evaluation loss stays plain); ``augment`` (:class:`Augment`) shifts/flips each training batch
+    from a generator seeded by (seed, epoch); with ``parameter_groups`` every group follows the
+    schedule at its own base rate. On CUDA, bf16 autocast (``amp``) and ``channels_last`` are
+    on by default and the data sit on the device whole; ``compile=True`` wraps the forward pass in
+    ``torch.compile`` (CUDA only, off by default: use it where it was measured to pay off).
     """
 
     def __init__(self, epochs: int, lr: float = 1e-3, optimizer: str = "adam",
@@ -384,7 +479,10 @@ class Trainer:
                  device: torch.device | str | None = None, store: RunStore | str | Path | None = None,
                  callbacks: Sequence[Callback] = (), corrupt: Callable | None = None,
                  log_every: int = 1, show_progress: bool = True, name: str = "model",
-                 parameter_groups: Callable[[nn.Module], list[dict]] | None = None, workers: int = 2):
+                 parameter_groups: Callable[[nn.Module], list[dict]] | None = None, workers: int = 2,
+                 schedule: str = "constant", warmup: float = 0.3, label_smoothing: float = 0.0,
+                 augment: Augment | None = None, amp: bool | None = None,
+                 channels_last: bool | None = None, compile: bool = False):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
         if batch_size < 1:
@@ -404,6 +502,23 @@ class Trainer:
         self.parameter_groups, self.workers = parameter_groups, workers
         self.stopped_early = False
         self.optimizer: torch.optim.Optimizer | None = None
+        schedule_factor(schedule, 0, 1, warmup)                      # validates both
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if label_smoothing and not (loss == "cross_entropy" and task == "classification"):
+            raise ValueError("label_smoothing is an option of the 'cross_entropy' classification loss; "
+                             f"got loss={self.loss_name!r}, task={task!r}")
+        if augment is not None and not isinstance(augment, Augment):
+            raise TypeError(f"augment must be a helpers.training.Augment, got {type(augment).__name__}")
+        self.schedule, self.warmup, self.label_smoothing, self.augment = schedule, warmup, label_smoothing, augment
+        if label_smoothing:                                          # training loss; evaluation stays plain
+            self.eval_loss_fn, self.loss_fn = self.loss_fn, nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        else:
+            self.eval_loss_fn = self.loss_fn
+        cuda = self.device.type == "cuda"
+        self.amp = cuda if amp is None else bool(amp and cuda)        # bf16 autocast: CUDA only
+        self.channels_last = cuda if channels_last is None else bool(channels_last and cuda)
+        self.compile = bool(compile and cuda)                         # measured per model before use
 
     def config(self, model: nn.Module, train, evaluation=None) -> dict[str, Any]:
         """Everything that makes a run: a stored run is reused only when all of it is equal.
@@ -420,13 +535,35 @@ class Trainer:
                 "corrupt": callable_identity(self.corrupt),
                 "parameter_groups": callable_identity(self.parameter_groups),
                 "callbacks": [cb.identity() for cb in self.callbacks],
-                **({"world_size": distributed.world_size()} if distributed.world_size() > 1 else {})}  # torchrun
+                **({"world_size": distributed.world_size()} if distributed.world_size() > 1 else {}),  # torchrun
+                **self._recipe_config()}
 
-    def step(self, model: nn.Module, batch) -> tuple[torch.Tensor, dict]:
-        """Loss and extra counts of one batch for this trainer's task."""
-        if self.task == "classification":
-            return classification_step(model, batch, self.loss_fn)
-        return reconstruction_step(model, batch, self.loss_fn, self.corrupt)
+    def _recipe_config(self) -> dict[str, Any]:
+        """The training recipe's settings, listed only where they differ from plain training (so
+        runs stored before the recipes existed keep their fingerprint). A schedule over the whole
+        run makes a shorter run no prefix of a longer one: ``continuable`` is then ``False``."""
+        recipe: dict[str, Any] = {}
+        if self.schedule != "constant":
+            recipe.update(schedule=self.schedule, warmup=self.warmup, continuable=False)
+        if self.label_smoothing:
+            recipe["label_smoothing"] = self.label_smoothing
+        if self.augment is not None:
+            recipe["augment"] = repr(self.augment)
+        if self.amp:
+            recipe["amp"] = "bf16"
+        return recipe
+
+    def step(self, model: nn.Module, batch, loss_fn=None) -> tuple[torch.Tensor, dict]:
+        """Loss and extra counts of one batch for this trainer's task (bf16 autocast on CUDA)."""
+        loss_fn = loss_fn or self.loss_fn
+        if self.channels_last and batch[0].dim() == 4:
+            batch = (batch[0].contiguous(memory_format=torch.channels_last), *batch[1:])
+        with torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else contextlib.nullcontext():
+            if self.task == "classification":
+                loss, extra = classification_step(model, batch, loss_fn)
+            else:
+                loss, extra = reconstruction_step(model, batch, loss_fn, self.corrupt)
+        return loss.float(), extra
 
     def evaluate(self, model: nn.Module, data, batch_size: int = 1000) -> dict[str, float]:
         """Mean loss (and accuracy for classifiers) over a whole data set, in eval mode."""
@@ -435,7 +572,7 @@ class Trainer:
         torch.manual_seed(self.seed + 7919)       # a fixed corruption for evaluation
         with evaluating(model):
             for batch in make_batches(data, batch_size, shuffle=False, device=self.device, workers=self.workers):
-                loss, extra = self.step(model, batch)
+                loss, extra = self.step(model, batch, self.eval_loss_fn)
                 n = len(batch[0])
                 total, count = total + loss.item() * n, count + n
                 correct += extra.get("correct", 0)
@@ -460,6 +597,10 @@ class Trainer:
         what the data is (``"test"`` for curves on the test set, ``"val"`` for a validation split).
         """
         model.to(self.device)
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        if self.augment is not None:
+            self.augment.check(train)
         torch.manual_seed(self.seed)
         parameters = [p for p in model.parameters() if p.requires_grad]
         if not parameters:
@@ -477,12 +618,15 @@ class Trainer:
                   "(a lambda, a notebook function or a lazily loaded data set), so this run is not stored; "
                   "for a corruption pass e.g. noise.GaussianNoise(sigma)")
             self.store = None
+        base_lrs = [group["lr"] for group in optimizer.param_groups]
         stored = StoredRun(self.store, config, {"model": model, "optimizer": optimizer}, self.name) \
             if self.store is not None else None
         history = self._resume(stored)
         net = distributed.wrap(model, self.device)      # DDP under torchrun (helpers.distributed), else model
         batches = distributed.shard(make_batches(train, self.batch_size, shuffle=True, seed=self.seed,
                                                  device=self.device, workers=self.workers))
+        total_steps = self.epochs * len(batches)
+        forward = torch.compile(net) if self.compile else net       # same parameters, same state_dict
         epochs = range(history.epochs_done, history.epochs_done if self.stopped_early else self.epochs)
         bar = progress(epochs, desc=self.name, unit="epoch", disable=not self.show_progress or not len(epochs),
                        total=self.epochs, initial=history.epochs_done)
@@ -492,8 +636,15 @@ class Trainer:
             model.train()
             batches.set_epoch(epoch)
             total, count, correct = 0.0, 0, 0
+            augment_rng = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
             for index, batch in enumerate(batches):
-                loss, extra = self.step(net, batch)
+                if self.schedule != "constant":
+                    factor = schedule_factor(self.schedule, epoch * len(batches) + index, total_steps, self.warmup)
+                    for group, base in zip(optimizer.param_groups, base_lrs):
+                        group["lr"] = base * factor
+                if self.augment is not None:
+                    batch = (self.augment(batch[0], augment_rng), *batch[1:])
+                loss, extra = self.step(forward, batch)
                 if not torch.isfinite(loss):
                     raise NonFiniteLossError(
                         f"{self.name}: loss became {loss.item()} at epoch {epoch + 1}, batch {index + 1} "
@@ -506,7 +657,8 @@ class Trainer:
                 total, count = total + loss.item() * n, count + n
                 correct += extra.get("correct", 0)
                 if index % self.log_every == 0:
-                    history.log_batch(epoch=epoch + index / len(batches), loss=loss.item())
+                    history.log_batch(epoch=epoch + index / len(batches), loss=loss.item(),
+                                      lr=optimizer.param_groups[0]["lr"])
             total, count, correct = distributed.all_sum(total, count, correct)
             record = {"epoch": epoch + 1, "train_loss": total / count}
             if self.task == "classification":

@@ -32,7 +32,8 @@ train_limit = 0                  # 0 keeps every training image; N keeps a balan
 test_limit = 0                   # 0 keeps every test image; N keeps a balanced subset of N
 code_size = 32
 code_sizes = [8, 16, 32, 64]
-shallow_epochs = 20
+shallow_epochs = 40
+shallow_lr = 3e-3                # shallow AE: peak of the one-cycle schedule
 svm_train = 3000                 # SVM fit on this many training codes / images (fit time stays small)
 denoise_train = 3000             # conv denoiser trained on this many noisy images (CPU time)
 denoise_epochs = 5
@@ -56,7 +57,7 @@ from helpers import noise
 from helpers.compression import compression_row
 from helpers.data import load_splits
 from helpers.explorers import noise_explorer
-from helpers.latent import latent_stats
+from helpers.latent import latent_stats, pca_basis
 from helpers.metrics import psnr
 from helpers.models.autoencoders import ConvAutoencoder2D
 from helpers.models.denoising import ConvDenoiser, layer_summary, shallow_models
@@ -84,13 +85,17 @@ run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 # One input layer (784 pixels), one hidden code layer (ReLU) and one output layer (sigmoid).
 # The code size must lie between the 10 classes and the 784 pixels; 32 is the start, and a short
 # sweep shows what each size costs. `encoder`, `decoder` and `autoencoder` are three models built
-# from the same two layers, so training the autoencoder trains the other two.
+# from the same two layers, so training the autoencoder trains the other two. Training: MSE, batches
+# of 128, AdamW with a one-cycle learning rate peaking at `shallow_lr`; with a constant $2\times10^{-3}$
+# most units of the small codes died (a ReLU unit that is negative for every image gets no gradient
+# and never recovers), which left the small codes barely better than the mean image.
 
 # %% tags=["solution"]
 shallow, shallow_hist = {}, {}
 for size in code_sizes:
     shallow[size] = shallow_models(size)
-    shallow_hist[size] = fit(shallow[size][2], f"shallow_{size}", ex3_train, ex3_test, shallow_epochs)
+    shallow_hist[size] = fit(shallow[size][2], f"shallow_{size}", ex3_train, ex3_test, shallow_epochs,
+                             lr=shallow_lr, optimizer="adamw", schedule="onecycle")
 encoder, decoder, autoencoder = shallow[code_size]
 run.figure(curves({f"code {s}": h.epoch for s, h in shallow_hist.items()}, ["test_loss"], ylabel="test MSE per pixel",
                   title=f"004.Ex3 shallow AE, test loss per code size {run.caption('004.Ex3')}"), "ex3_shallow_curves")
@@ -117,13 +122,20 @@ run.record("004.Ex3", shallow_loss_first=h["train_loss"][0], shallow_loss_last=h
 
 # %%
 rows = []
+flat_train, flat_test = ex3_train.images.flatten(1).numpy(), ex3_test.images.flatten(1).numpy()
+mean_train, pca_components = flat_train.mean(0), pca_basis(flat_train, max(code_sizes))
 for size, (enc, dec, _) in shallow.items():
     codes = predict(enc, ex3_test)
     rows.append(compression_row(size, ex3_test.images, codes, lambda z, dec=dec: dec(z.to(run.device)).cpu()))
+    rows[-1]["live_units"] = int((codes > 0).any(0).sum())     # ReLU code units not zero on every test image
+    basis = pca_components[:, :size]                             # the best linear code of the same size
+    rows[-1]["psnr_pca"] = psnr(ex3_test.images.flatten(1), torch.as_tensor(
+        (np.clip((flat_test - mean_train) @ basis @ basis.T + mean_train, 0, 1)), dtype=torch.float32))
 compression = pd.DataFrame(rows).set_index("code_size")
 display(compression.round(3))
 for size, row in compression.iterrows():
-    run.record("004.Ex3", **{f"ratio_u8_{size}": row.ratio_u8, f"psnr_f32_{size}": row.psnr_f32, f"psnr_u8_{size}": row.psnr_u8})
+    run.record("004.Ex3", **{f"ratio_u8_{size}": row.ratio_u8, f"psnr_f32_{size}": row.psnr_f32, f"psnr_u8_{size}": row.psnr_u8,
+                             f"live_units_{size}": int(row.live_units), f"psnr_pca_{size}": row.psnr_pca})
 
 mean_image_mse = torch.mean((ex3_test.images - ex3_train.images.mean(0, keepdim=True)) ** 2).item()
 run.record("004.Ex3", mean_image_mse=mean_image_mse)
@@ -147,7 +159,16 @@ display(Markdown("Against the trivial compressor that sends nothing and decodes 
                  f"The sweep runs from {compression.ratio_u8.max():.0f}× at {compression.psnr_f32.min():.1f} dB to "
                  f"{compression.ratio_u8.min():.1f}× at {compression.psnr_f32.max():.1f} dB (code {best}): "
                  "bandwidth and fidelity trade against each other, and 8-bit quantisation of the codes costs "
-                 f"{(compression.psnr_f32 - compression.psnr_u8).max():.2f} dB at most."))
+                 f"{(compression.psnr_f32 - compression.psnr_u8).max():.2f} dB at most. `live_units` counts the code "
+                 "values that are non-zero for at least one test image: a ReLU unit that is zero everywhere (dead) "
+                 "carries nothing, so a code with dead units is effectively that much smaller. `psnr_pca` is the PSNR "
+                 "of the best *linear* code of the same size (the top principal components of the training images): "
+                 + ", ".join(f"code {s}: AE {r.psnr_f32:.1f} dB vs PCA {r.psnr_pca:.1f} dB" for s, r in compression.iterrows())
+                 + ". An AE below its PCA line has not used its code fully (dead units, undertraining); one above it "
+                 "gains from its non-linear decoder. "
+                 + ("Dead units here: " + ", ".join(f"code {s}: {s - int(r.live_units)} of {s}" for s, r in compression.iterrows()
+                                                    if r.live_units < s) + "."
+                    if (compression.live_units < compression.index).any() else "No code size has a dead unit.")))
 
 # %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 g) An SVM on the codes vs on the raw pixels
@@ -195,7 +216,8 @@ summary = pd.DataFrame(layer_summary(ConvDenoiser()), columns=["layer", "output 
 display(summary)
 code_shape = summary[summary.layer.str.startswith("encoder")]["output shape"].iloc[-1]
 code_values = int(np.prod(code_shape))
-run.record("004.Ex3", diabolo_ok=summary["output shape"].iloc[-1] == (1, 28, 28), encoder_output_values=code_values)
+run.record("004.Ex3", diabolo_ok=summary["output shape"].iloc[-1] == (1, 28, 28), encoder_output_values=code_values,
+           denoiser_params=int(summary["parameters"].sum()))
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
 compresses = compare("the encoder's output", code_values, "the input", 784, better="neither", fmt="{:,.0f} values",
@@ -211,16 +233,18 @@ display(Markdown(f"a) The output shape {summary['output shape'].iloc[-1]} "
 # %% [markdown]
 # Training data: the first `denoise_train` training images with fresh Gaussian noise (σ = `sigma`,
 # clipped to [0, 1]) drawn in every batch; the test images get one fixed noisy copy. MSE against
-# the clean image, batches of 128.
+# the clean image, batches of 128, Adam at `lr`. The test set is scored once, after training: this
+# network is the notebook's most expensive per image.
 
 # %% tags=["solution"]
 noisy_test = noise.gaussian_noise(ex3_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 denoiser = ConvDenoiser()
-den_hist = fit(denoiser, "conv_denoiser", ex3_train.head(min(denoise_train, len(ex3_train))), ex3_test, denoise_epochs,
+den_hist = fit(denoiser, "conv_denoiser", ex3_train.head(min(denoise_train, len(ex3_train))), None, denoise_epochs,
                corrupt=noise.GaussianNoise(sigma))
 denoised = predict(denoiser, with_images(ex3_test, noisy_test))
 before, after = psnr(ex3_test.images, noisy_test), psnr(ex3_test.images, denoised)
-run.record("004.Ex3", denoise_psnr_before=before, denoise_psnr_after=after, denoise_test_mse=den_hist.last("test_loss"),
+run.record("004.Ex3", denoise_psnr_before=before, denoise_psnr_after=after,
+           denoise_test_mse=float(((denoised - ex3_test.images) ** 2).mean()),
            denoise_loss_first=den_hist.epoch["train_loss"][0], denoise_loss_last=den_hist.last("train_loss"))
 run.figure(image_rows({"noisy": noisy_test[:12], "denoised": denoised[:12], "clean": ex3_test.images[:12]},
                       f"004.Ex3 conv denoiser, σ={sigma}: PSNR {before:.1f} → {after:.1f} dB {run.caption('004.Ex3')}"),

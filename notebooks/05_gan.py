@@ -38,7 +38,9 @@ latent_dim = 100
 batch_size = 128
 gan_lr = 2e-4
 snapshot_every = 3
-clf_epochs = 3
+clf_epochs = 8
+clf_lr = 3e-3                    # scorer: peak of the one-cycle schedule
+clf_batch = 64                   # scorer batches
 ae_epochs = 5
 ae_latent = 12
 
@@ -58,7 +60,7 @@ from helpers.notebook import start_notebook, summary_table
 from helpers.plots import architecture_graph, curves, image_grid, image_rows
 from helpers.sample_scores import sample_scores
 from helpers.statements import compare, meets
-from helpers.training import Trainer, count_parameters, predict
+from helpers.training import Augment, Trainer, count_parameters, predict
 
 run = start_notebook("05_gan", globals(), datasets={"003.5": "dataset"})
 
@@ -136,7 +138,8 @@ generator_explorer(G, run.caption('003.5'))
 # ### A measured sample score
 #
 # "The fakes look good" is not a measurement. A small classifier (`SequentialCNN` from notebook
-# 01) trained on the same data gives a feature space (its 64-d penultimate layer): the Fréchet
+# 01, trained with 01's 004.Ex1 recipe: AdamW, one-cycle learning rate, label smoothing, shifts and,
+# for clothes, flips) trained on the same data gives a feature space (its 64-d penultimate layer): the Fréchet
 # distance (FD) between real test images and a sample set there, the classifier's mean confidence
 # on the samples, and the share of the 10 classes that get at least half their fair share of
 # samples (coverage; a collapsed generator covers few). The same scores for the decoder of a conv
@@ -148,8 +151,9 @@ reference = test.images[torch.randperm(len(test), generator=torch.Generator().ma
 real = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:score_n]]
 val = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:score_n], "test sample")
 scorer = SequentialCNN(n_classes=len(train.classes))
-clf_history = Trainer(epochs=clf_epochs, batch_size=batch_size, seed=seed, device=run.device,
-                      store=run.store("scorer"), name="scorer").fit(scorer, train, val)
+clf_history = Trainer(epochs=clf_epochs, lr=clf_lr, optimizer="adamw", weight_decay=5e-4, schedule="onecycle",
+                      label_smoothing=0.1, augment=Augment.for_data(dataset), batch_size=clf_batch, seed=seed,
+                      device=run.device, store=run.store("scorer"), name="scorer").fit(scorer, train, val)
 ae = conv_autoencoder(latent_dim=ae_latent)
 ae_history = Trainer(epochs=ae_epochs, loss="l1", task="reconstruction", batch_size=batch_size, seed=seed,
                      device=run.device, store=run.store("ae"), name="conv AE").fit(ae, train, val)

@@ -95,7 +95,8 @@ def unfreeze_last_block(backbone: Backbone) -> nn.Module:
 
 
 def parameter_groups(model: EncoderHead, lr: float, backbone_factor: float = 0.1) -> list[dict]:
-    """Optimizer groups: the head at ``lr``, trainable backbone parameters at ``lr*backbone_factor`` (03)."""
+    """Optimizer groups: the head at ``lr``, trainable encoder/backbone parameters at ``lr*backbone_factor``
+    (03; 02 uses it for 000.5's slower pretrained encoder)."""
     body = [p for p in model.encoder.parameters() if p.requires_grad]
     groups = [{"params": [p for p in model.head.parameters() if p.requires_grad], "lr": lr}]
     return groups + ([{"params": body, "lr": lr * backbone_factor}] if body else [])

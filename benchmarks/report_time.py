@@ -1,0 +1,96 @@
+"""Time of the report, cold (no stored runs) and warm (every stored run reused), per notebook.
+
+    .venv/bin/python benchmarks/report_time.py [--profile default] [--notebooks 01_cnn_classifier ...]
+                                               [--keep] [--report]
+
+Each notebook runs through the real runner (``python -m helpers.runner NAME --profile P --out TMP
+--no-report``) as a child process, with ``WORKBOOK_CHECKPOINTS`` and ``--out`` pointing into a fresh
+temporary folder, so nothing stored under ``checkpoints/`` or ``runs/`` is used or touched. The cold
+pass trains everything; the warm pass runs the same commands again on the runs the cold pass stored.
+Printed per notebook: wall seconds and CPU seconds (user + system of the runner and its kernel,
+from ``resource.getrusage(RUSAGE_CHILDREN)``), cold and warm, and the totals. ``--report`` also
+times the PDF/HTML build after the cold pass. Issue 17's budget (2 idle CPU cores, profile
+default): cold <= 20 min, warm <= 3 min; time only on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from helpers.paths import PROFILES  # noqa: E402
+from helpers.runner import available_notebooks  # noqa: E402
+
+
+def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
+    """Run ``command`` to completion; its wall seconds and the CPU seconds of it and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=ROOT, env=environment)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if completed.returncode:
+        raise SystemExit(f"failed (exit {completed.returncode}): {' '.join(command)}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="default", choices=PROFILES)
+    parser.add_argument("--notebooks", nargs="*", default=None, help="default: every notebook")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
+    parser.add_argument("--report", action="store_true", help="also time the PDF/HTML report build")
+    args = parser.parse_args(argv)
+    names = args.notebooks or available_notebooks()
+    unknown = [n for n in names if n not in available_notebooks()]
+    if unknown:
+        parser.error(f"unknown notebook(s) {unknown}; available: {', '.join(available_notebooks())}")
+
+    folder = Path(tempfile.mkdtemp(prefix="report_time_"))
+    environment = {**os.environ, "WORKBOOK_CHECKPOINTS": str(folder / "checkpoints"),
+                   "WORKBOOK_PROGRESS": os.environ.get("WORKBOOK_PROGRESS", "off")}
+    out = folder / "out"
+    rows = {}
+    for name in names:
+        command = [sys.executable, "-m", "helpers.runner", name, "--profile", args.profile, "--out", str(out),
+                   "--no-report"]
+        print(f"--- {name}: cold", flush=True)
+        cold = timed(command, environment)
+        print(f"--- {name}: warm", flush=True)
+        warm = timed(command, environment)
+        rows[name] = (*cold, *warm)
+    if args.report:
+        executed = [str(out / "notebooks" / f"{n}.ipynb") for n in names]
+        build = [sys.executable, "-c", "import sys; from pathlib import Path; from helpers.report import build_report; "
+                 "build_report([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), sys.argv[2])",
+                 str(out / "report"), args.profile, *executed]
+        rows["report build"] = (*timed(build, environment), float("nan"), float("nan"))
+
+    load = os.getloadavg()
+    print(f"\nprofile {args.profile}, {os.cpu_count()} CPUs, load average now "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (time only on an idle machine)")
+    print(f"{'notebook':<24}{'cold wall s':>12}{'cold CPU s':>12}{'warm wall s':>12}{'warm CPU s':>12}")
+    for name, (cold_wall, cold_cpu, warm_wall, warm_cpu) in rows.items():
+        print(f"{name:<24}{cold_wall:>12.1f}{cold_cpu:>12.1f}{warm_wall:>12.1f}{warm_cpu:>12.1f}")
+    totals = [sum(v[i] for k, v in rows.items() if k != "report build" or i < 2) for i in range(4)]
+    print(f"{'total':<24}{totals[0]:>12.1f}{totals[1]:>12.1f}{totals[2]:>12.1f}{totals[3]:>12.1f}")
+    print(f"cold {totals[0] / 60:.1f} min (budget 20), warm {totals[2] / 60:.1f} min (budget 3)")
+    if args.keep:
+        print(f"stored runs and outputs kept in {folder}")
+    else:
+        import shutil
+        shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
