@@ -104,8 +104,10 @@ def test_plain_papermill_and_an_edited_parameters_cell_run_the_smoke_workload(sm
     for metrics in (by_papermill, by_nbclient):
         assert metrics["profile"] == "smoke" and metrics["parameters"] == reference["parameters"]
         assert metrics["data"] == {"ex3_train": 600, "ex3_test": 300} == reference["data"]
-        assert metrics["004.Ex3"]["denoise_psnr_after"] == reference["004.Ex3"]["denoise_psnr_after"]
-        assert metrics["002.P6.3"] == reference["002.P6.3"]
+        # the same stored models, so the same numbers up to float32 summation order in evaluation
+        assert metrics["004.Ex3"]["denoise_psnr_after"] == pytest.approx(reference["004.Ex3"]["denoise_psnr_after"], rel=1e-6)
+        for key in ("mse_skip", "mse_noskip", "mse_noisy_skip", "mse_noisy_noskip"):
+            assert metrics["002.P6.3"][key] == pytest.approx(reference["002.P6.3"][key], rel=1e-6)
 
 
 @pytest.mark.notebook
