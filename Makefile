@@ -1,6 +1,6 @@
 # Two commands for a newcomer (Debian/Ubuntu, Python 3.11):
 #   make report   set everything up, run every notebook (profile default), write figures + PDF report
-#   make test     set everything up, run the test suite
+#   make test     set everything up, lint (ruff check + ruff format --check), run the test suite
 # Other targets: make setup, make system-deps (needs root/sudo), make lab, make smoke, make benchmark,
 #   make submission (after make report: one folder per assignment under submission/; names and IDs
 #   from submission.toml, see helpers/submission.py), make student (student/NN_name.ipynb).
@@ -13,15 +13,19 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := pandoc texlive-xetex texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core graphviz poppler-utils \
                 chromium
 
-.PHONY: report test setup system-deps lab smoke benchmark submission student clean
+.PHONY: report test lint setup system-deps lab smoke benchmark submission student clean
 
 SUBMISSION_CONFIG ?= $(wildcard submission.toml)
 
 report: setup
 	$(PY) -m helpers.runner --profile $(PROFILE)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/ruff format --check
 
 smoke: setup
 	$(PY) -m helpers.runner --profile smoke

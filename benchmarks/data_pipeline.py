@@ -73,8 +73,7 @@ def epoch_with_helpers(device: torch.device) -> float:
     train.images = (train.images - MEAN) / STD
     seed_everything(1)
     model = ExamplesMNISTNet()
-    trainer = Trainer(epochs=1, lr=1.0, optimizer="adadelta", batch_size=64, device=device,
-                      show_progress=False, seed=1)
+    trainer = Trainer(epochs=1, lr=1.0, optimizer="adadelta", batch_size=64, device=device, show_progress=False, seed=1)
     train = train.to(device)
     _sync(device)
     start = time.perf_counter()
@@ -97,15 +96,17 @@ def main() -> None:
     root = Path(tempfile.mkdtemp())
     try:
         mnist_folder_from_embedded(root)
-        epoch_with_dataloader(device, root), epoch_with_helpers(device)          # warm-up
+        epoch_with_dataloader(device, root), epoch_with_helpers(device)  # warm-up
         loader = statistics.median(epoch_with_dataloader(device, root) for _ in range(args.repeats))
         helpers = statistics.median(epoch_with_helpers(device) for _ in range(args.repeats))
     finally:
         shutil.rmtree(root)
     n = 8000
-    print(f"ExamplesMNISTNet, 1 epoch of mnist-10k train ({n} images), batch 64, Adadelta, "
-          f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"median of {args.repeats}")
+    print(
+        f"ExamplesMNISTNet, 1 epoch of mnist-10k train ({n} images), batch 64, Adadelta, "
+        f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"median of {args.repeats}"
+    )
     print(f"{'pipeline':<38}{'s/epoch':>10}{'images/s':>12}")
     print(f"{'pytorch/examples DataLoader':<38}{loader:>10.2f}{n / loader:>12.0f}")
     print(f"{'helpers Trainer (in-memory tensors)':<38}{helpers:>10.2f}{n / helpers:>12.0f}")

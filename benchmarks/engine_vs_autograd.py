@@ -23,8 +23,10 @@ def main() -> None:
     args = parser.parse_args()
     data = load_dataset("mnist-10k", "train", download=False).per_class(100)
     x, y = data.images, data.labels
-    print(f"tiny CNN of 001, 1 epoch of {len(x)} mnist-10k images, RMSProp, float32, CPU, "
-          f"{torch.get_num_threads()} threads, median of {args.repeats}")
+    print(
+        f"tiny CNN of 001, 1 epoch of {len(x)} mnist-10k images, RMSProp, float32, CPU, "
+        f"{torch.get_num_threads()} threads, median of {args.repeats}"
+    )
     print(f"{'batch':>6}{'engine s':>11}{'autograd s':>12}{'ratio':>8}")
     for batch in args.batch_size:
         hand, auto = engine_vs_autograd(x, y, batch, args.repeats)

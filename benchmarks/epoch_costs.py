@@ -29,10 +29,16 @@ from helpers.training import Augment, Trainer  # noqa: E402
 
 CLASSIFY = {"task": "classification", "loss": "cross_entropy"}
 RECON = {"task": "reconstruction", "loss": "mse"}
-MODELS = {                       # name: (model factory, trainer options)
+MODELS = {  # name: (model factory, trainer options)
     "p42_cnn40": (FortyFilterCNN, {**CLASSIFY, "batch_size": 64}),
-    "ex1_sequential_w32": (lambda: SequentialCNN(width=32), {**CLASSIFY, "batch_size": 64, "augment": Augment(2, True)}),
-    "ex1_sequential_w16": (lambda: SequentialCNN(width=16), {**CLASSIFY, "batch_size": 64, "augment": Augment(2, True)}),
+    "ex1_sequential_w32": (
+        lambda: SequentialCNN(width=32),
+        {**CLASSIFY, "batch_size": 64, "augment": Augment(2, True)},
+    ),
+    "ex1_sequential_w16": (
+        lambda: SequentialCNN(width=16),
+        {**CLASSIFY, "batch_size": 64, "augment": Augment(2, True)},
+    ),
     "ex1_residual_w24": (lambda: ResidualCNN(width=24), {**CLASSIFY, "batch_size": 64, "augment": Augment(2, True)}),
     "ex1_inception": (InceptionCNN, {**CLASSIFY, "batch_size": 64, "augment": Augment(2, True)}),
     "ex1_residual_w32": (ResidualCNN, {**CLASSIFY, "batch_size": 64, "augment": Augment(2, True)}),
@@ -51,7 +57,7 @@ def seconds_per_epoch(factory, options: dict, images: int) -> tuple[float, float
     torch.manual_seed(0)
     data = ImageDataset("fashion-mnist", "train", torch.rand(images, 1, 28, 28), torch.randint(0, 10, (images,)))
     model = factory()
-    Trainer(epochs=1, show_progress=False, device="cpu", **options).fit(model, data)    # warm-up
+    Trainer(epochs=1, show_progress=False, device="cpu", **options).fit(model, data)  # warm-up
     started, cpu_started = time.perf_counter(), time.process_time()
     Trainer(epochs=1, show_progress=False, device="cpu", **options).fit(model, data)
     return time.perf_counter() - started, time.process_time() - cpu_started
@@ -64,7 +70,9 @@ def forward_macs(model: torch.nn.Module) -> int:
 
     def count(module, inputs, output):
         if isinstance(module, torch.nn.Conv2d):
-            total[0] += output.numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            total[0] += (
+                output.numel() * module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            )
         elif isinstance(module, torch.nn.ConvTranspose2d):
             total[0] += inputs[0].numel() * module.out_channels * module.kernel_size[0] * module.kernel_size[1]
         elif isinstance(module, torch.nn.Linear):
@@ -88,14 +96,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--macs-only", action="store_true", help="only the load-independent MAC counts")
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.images} images per epoch")
-    print(f"{'model':<24}{'MMAC / image':>13}{'wall s / 1000 images':>21}{'CPU s / 1000 images':>21}"
-          f"{'load (1 min)':>14}")
+    print(
+        f"{'model':<24}{'MMAC / image':>13}{'wall s / 1000 images':>21}{'CPU s / 1000 images':>21}{'load (1 min)':>14}"
+    )
     for name in args.models:
         factory, options = MODELS[name]
         macs = forward_macs(factory()) / 1e6
         wall, cpu = (float("nan"),) * 2 if args.macs_only else seconds_per_epoch(factory, options, args.images)
-        print(f"{name:<24}{macs:>13.2f}{1000 * wall / args.images:>21.3f}{1000 * cpu / args.images:>21.3f}"
-              f"{os.getloadavg()[0]:>14.2f}", flush=True)
+        print(
+            f"{name:<24}{macs:>13.2f}{1000 * wall / args.images:>21.3f}{1000 * cpu / args.images:>21.3f}"
+            f"{os.getloadavg()[0]:>14.2f}",
+            flush=True,
+        )
     return 0
 
 

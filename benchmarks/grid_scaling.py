@@ -55,16 +55,22 @@ def main() -> None:
         if args.dask:
             rows.append((f"dask {args.dask}", *timed(grid, fixed, args.dask)))
         else:
-            with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                          dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            with (
+                distributed.LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                ) as cluster,
+                distributed.Client(cluster) as client,
+            ):
                 rows.append(("dask LocalCluster, 2 workers", *timed(grid, fixed, client)))
 
     base_seconds, base_table = rows[0][1], rows[0][3]
     print("\n| executor | wall s | points/min | speed-up vs 1 worker | s per point in its worker | same table |")
     print("|---|---:|---:|---:|---:|---|")
     for label, seconds, point_seconds, table in rows:
-        print(f"| {label} | {seconds:.1f} | {60 * points / seconds:.1f} | {base_seconds / seconds:.2f} | "
-              f"{point_seconds:.2f} | {'yes' if table.equals(base_table) else 'NO'} |")
+        print(
+            f"| {label} | {seconds:.1f} | {60 * points / seconds:.1f} | {base_seconds / seconds:.2f} | "
+            f"{point_seconds:.2f} | {'yes' if table.equals(base_table) else 'NO'} |"
+        )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,16 @@ def classifier_000_2(lr=1e-2, epochs=20, batch=128, shift=1, smoothing=0.0):
     """000.2: conv encoder (d = 12) + MLP head on mnist-10k; test accuracy per epoch (last 3)."""
     train, test = load_splits("mnist-10k")
     torch.manual_seed(0)
-    h = trainer(epochs, lr=lr, optimizer="adamw", weight_decay=1e-4, schedule="onecycle", batch_size=batch,
-                label_smoothing=smoothing, augment=Augment(shift) if shift else None).fit(ae.conv_classifier(12), train, test)
+    h = trainer(
+        epochs,
+        lr=lr,
+        optimizer="adamw",
+        weight_decay=1e-4,
+        schedule="onecycle",
+        batch_size=batch,
+        label_smoothing=smoothing,
+        augment=Augment(shift) if shift else None,
+    ).fit(ae.conv_classifier(12), train, test)
     return {"test_acc": h.epoch["test_acc"][-3:], "train_acc": h.last("train_acc")}
 
 
@@ -50,8 +58,16 @@ def p42(lr=5e-3, epochs=5, batch=64, shift=1, smoothing=0.1):
     """002.P4.2: the 40-filter CNN on mnist-10k; test accuracy per epoch."""
     train, test = load_splits("mnist-10k")
     torch.manual_seed(0)
-    h = trainer(epochs, lr=lr, optimizer="adamw", weight_decay=1e-4, schedule="onecycle", batch_size=batch,
-                label_smoothing=smoothing, augment=Augment(shift) if shift else None).fit(FortyFilterCNN(), train, test)
+    h = trainer(
+        epochs,
+        lr=lr,
+        optimizer="adamw",
+        weight_decay=1e-4,
+        schedule="onecycle",
+        batch_size=batch,
+        label_smoothing=smoothing,
+        augment=Augment(shift) if shift else None,
+    ).fit(FortyFilterCNN(), train, test)
     return {"test_acc": h.epoch["test_acc"]}
 
 
@@ -60,8 +76,9 @@ def p53(lr=3e-2, epochs=20, batch=128):
     train, test = load_splits("mnist-10k")
     torch.manual_seed(0)
     model = ae.linear_autoencoder(8)
-    trainer(epochs, lr=lr, schedule="cosine", warmup=0.05, batch_size=batch, task="reconstruction",
-            loss="mse").fit(model, train, test)
+    trainer(epochs, lr=lr, schedule="cosine", warmup=0.05, batch_size=batch, task="reconstruction", loss="mse").fit(
+        model, train, test
+    )
     flat = train.images.flatten(1).numpy()
     basis = pca_basis(flat, 8)
     angles = principal_angles(model.head[0].weight.detach().numpy(), basis)
@@ -76,8 +93,9 @@ def two_d(model="mlp", lr=1e-2, epochs=40, batch=128, schedule="onecycle", optim
     train, test = load_splits("mnist-10k")
     torch.manual_seed(0)
     net = ae.MLPAutoencoder() if model == "mlp" else ae.ConvAutoencoder2D(skip=False)
-    h = trainer(epochs, lr=lr, optimizer=optimizer, schedule=schedule, batch_size=batch, task="reconstruction",
-                loss="mse").fit(net, train, test)
+    h = trainer(
+        epochs, lr=lr, optimizer=optimizer, schedule=schedule, batch_size=batch, task="reconstruction", loss="mse"
+    ).fit(net, train, test)
     return {"test_mse": h.epoch["test_loss"][-3:]}
 
 
@@ -86,8 +104,9 @@ def shallow(size=32, lr=3e-3, epochs=40, schedule="onecycle", optimizer="adamw")
     train, test = load_splits("notmnist-10k")
     torch.manual_seed(0)
     encoder, _, model = shallow_models(size)
-    h = trainer(epochs, lr=lr, optimizer=optimizer, schedule=schedule, batch_size=128, task="reconstruction",
-                loss="mse").fit(model, train, test)
+    h = trainer(
+        epochs, lr=lr, optimizer=optimizer, schedule=schedule, batch_size=128, task="reconstruction", loss="mse"
+    ).fit(model, train, test)
     with torch.no_grad():
         dead = int(((encoder(test.images) > 0).float().mean(0) == 0).sum())
     return {"test_mse": h.last("test_loss"), "psnr_db": 10 * np.log10(1 / h.last("test_loss")), "dead_units": dead}
@@ -98,8 +117,16 @@ def denoiser(images=3000, epochs=5, lr=2e-3, schedule="constant", optimizer="ada
     train, test = load_splits("notmnist-10k")
     torch.manual_seed(0)
     model = ConvDenoiser()
-    trainer(epochs, lr=lr, optimizer=optimizer, schedule=schedule, batch_size=128, task="reconstruction",
-            loss="mse", corrupt=noise.GaussianNoise(0.3)).fit(model, train.head(images), None)
+    trainer(
+        epochs,
+        lr=lr,
+        optimizer=optimizer,
+        schedule=schedule,
+        batch_size=128,
+        task="reconstruction",
+        loss="mse",
+        corrupt=noise.GaussianNoise(0.3),
+    ).fit(model, train.head(images), None)
     mse = trainer(1, task="reconstruction", loss="mse", corrupt=noise.GaussianNoise(0.3)).evaluate(model, test)["loss"]
     torch.manual_seed(7919)
     base = float(((noise.GaussianNoise(0.3)(test.images) - test.images) ** 2).mean())
@@ -124,10 +151,21 @@ def ex1(arch="inception", width=16, epochs=10, lr=3e-3, batch=64, images=0):
     train, test = load_splits("fashion-mnist")
     train = train.limited(images, 0)
     torch.manual_seed(0)
-    net = {"residual": lambda: ResidualCNN(width=width), "sequential": lambda: SequentialCNN(width=width),
-           "inception": lambda: InceptionCNN(branch=width)}[arch]()
-    h = trainer(epochs, lr=lr, optimizer="adamw", weight_decay=5e-4, schedule="onecycle", batch_size=batch,
-                label_smoothing=0.1, augment=Augment(2, True)).fit(net, train, test)
+    net = {
+        "residual": lambda: ResidualCNN(width=width),
+        "sequential": lambda: SequentialCNN(width=width),
+        "inception": lambda: InceptionCNN(branch=width),
+    }[arch]()
+    h = trainer(
+        epochs,
+        lr=lr,
+        optimizer="adamw",
+        weight_decay=5e-4,
+        schedule="onecycle",
+        batch_size=batch,
+        label_smoothing=0.1,
+        augment=Augment(2, True),
+    ).fit(net, train, test)
     return {"test_acc": h.epoch["test_acc"]}
 
 
@@ -150,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
         try:
             options[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
-            options[key] = value                                  # a plain word: onecycle, adamw, inception
+            options[key] = value  # a plain word: onecycle, adamw, inception
     started, cpu = time.perf_counter(), time.process_time()
     result = TRIALS[args.trial](**options)
-    print(f"{args.trial} {options}: {result} ({time.perf_counter() - started:.0f} s wall, "
-          f"{time.process_time() - cpu:.0f} s CPU, load {os.getloadavg()[0]:.1f}, {torch.get_num_threads()} threads)")
+    print(
+        f"{args.trial} {options}: {result} ({time.perf_counter() - started:.0f} s wall, "
+        f"{time.process_time() - cpu:.0f} s CPU, load {os.getloadavg()[0]:.1f}, {torch.get_num_threads()} threads)"
+    )
     return 0
 
 

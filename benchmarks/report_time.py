@@ -56,13 +56,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown notebook(s) {unknown}; available: {', '.join(available_notebooks())}")
 
     folder = Path(tempfile.mkdtemp(prefix="report_time_"))
-    environment = {**os.environ, "WORKBOOK_CHECKPOINTS": str(folder / "checkpoints"),
-                   "WORKBOOK_PROGRESS": os.environ.get("WORKBOOK_PROGRESS", "off")}
+    environment = {
+        **os.environ,
+        "WORKBOOK_CHECKPOINTS": str(folder / "checkpoints"),
+        "WORKBOOK_PROGRESS": os.environ.get("WORKBOOK_PROGRESS", "off"),
+    }
     out = folder / "out"
     rows = {}
     for name in names:
-        command = [sys.executable, "-m", "helpers.runner", name, "--profile", args.profile, "--out", str(out),
-                   "--no-report"]
+        command = [
+            sys.executable,
+            "-m",
+            "helpers.runner",
+            name,
+            "--profile",
+            args.profile,
+            "--out",
+            str(out),
+            "--no-report",
+        ]
         print(f"--- {name}: cold", flush=True)
         cold = timed(command, environment)
         print(f"--- {name}: warm", flush=True)
@@ -70,14 +82,22 @@ def main(argv: list[str] | None = None) -> int:
         rows[name] = (*cold, *warm)
     if args.report:
         executed = [str(out / "notebooks" / f"{n}.ipynb") for n in names]
-        build = [sys.executable, "-c", "import sys; from pathlib import Path; from helpers.report import build_report; "
-                 "build_report([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), sys.argv[2])",
-                 str(out / "report"), args.profile, *executed]
+        build = [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from helpers.report import build_report; "
+            "build_report([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), sys.argv[2])",
+            str(out / "report"),
+            args.profile,
+            *executed,
+        ]
         rows["report build"] = (*timed(build, environment), float("nan"), float("nan"))
 
     load = os.getloadavg()
-    print(f"\nprofile {args.profile}, {os.cpu_count()} CPUs, load average now "
-          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (time only on an idle machine)")
+    print(
+        f"\nprofile {args.profile}, {os.cpu_count()} CPUs, load average now "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (time only on an idle machine)"
+    )
     print(f"{'notebook':<24}{'cold wall s':>12}{'cold CPU s':>12}{'warm wall s':>12}{'warm CPU s':>12}")
     for name, (cold_wall, cold_cpu, warm_wall, warm_cpu) in rows.items():
         print(f"{name:<24}{cold_wall:>12.1f}{cold_cpu:>12.1f}{warm_wall:>12.1f}{warm_cpu:>12.1f}")
@@ -88,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stored runs and outputs kept in {folder}")
     else:
         import shutil
+
         shutil.rmtree(folder, ignore_errors=True)
     return 0
 

@@ -29,8 +29,9 @@ import shutil
 import tempfile
 import time
 import types
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -45,6 +46,7 @@ class CheckpointError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- atomic files
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -79,22 +81,23 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
 def _write_error(path: Path, error: BaseException) -> CheckpointError:
     existing = next((p for p in [path.parent, *path.parent.parents] if p.is_dir()), Path("/"))
     free = shutil.disk_usage(existing).free / 2**20
-    return CheckpointError(f"could not write {path} ({error}); is {path.parent} a writable folder, and "
-                           f"is there room ({free:.0f} MiB free)?")
+    return CheckpointError(
+        f"could not write {path} ({error}); is {path.parent} a writable folder, and "
+        f"is there room ({free:.0f} MiB free)?"
+    )
 
 
 def _write_atomically(path: Path, write) -> Path:
-    if not is_main():                   # under torchrun only rank 0 writes (helpers.distributed)
+    if not is_main():  # under torchrun only rank 0 writes (helpers.distributed)
         return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path.parent)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp",
-                                             dir=path.parent)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.pid{os.getpid()}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise _write_error(path, error) from None
     try:
-        os.fchmod(handle, 0o666 & ~_umask())       # readable like any other output, not 0600
+        os.fchmod(handle, 0o666 & ~_umask())  # readable like any other output, not 0600
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             stream.flush()
@@ -130,14 +133,18 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(
             f"refusing checkpoint {path}: it is not a plain state dictionary that loads with "
-            f"weights_only=True ({first_line}). Delete it to retrain.") from None
+            f"weights_only=True ({first_line}). Delete it to retrain."
+        ) from None
     if not isinstance(state, dict):
-        raise CheckpointError(f"refusing checkpoint {path}: it holds a {type(state).__name__}, "
-                              "not a state dictionary. Delete it to retrain.")
+        raise CheckpointError(
+            f"refusing checkpoint {path}: it holds a {type(state).__name__}, "
+            "not a state dictionary. Delete it to retrain."
+        )
     return state
 
 
 # --------------------------------------------------------------------------- identities
+
 
 def config_fingerprint(config: dict[str, Any]) -> str:
     """A short stable hash of a JSON-able configuration: the name of a stored run (01)."""
@@ -166,8 +173,12 @@ def data_identity(data) -> dict[str, Any] | None:
     if data is None:
         return "none"
     if isinstance(data, ImageDataset):
-        return {"name": data.name, "split": data.split, "n": len(data),
-                "content": tensor_fingerprint(data.images, data.labels)}
+        return {
+            "name": data.name,
+            "split": data.split,
+            "n": len(data),
+            "content": tensor_fingerprint(data.images, data.labels),
+        }
     if isinstance(data, Batches) or (isinstance(data, (tuple, list)) and all(torch.is_tensor(t) for t in data)):
         tensors = data.tensors if isinstance(data, Batches) else tuple(data)
         return {"n": len(tensors[0]), "content": tensor_fingerprint(*tensors)}
@@ -193,8 +204,11 @@ def model_identity(model: torch.nn.Module) -> dict[str, Any]:
     """
     settings = {}
     for name, module in model.named_modules():
-        plain = {k: v for k, v in vars(module).items() if not k.startswith("_") and k != "training"
-                 and isinstance(v, (bool, int, float, str, tuple, type(None)))}
+        plain = {
+            k: v
+            for k, v in vars(module).items()
+            if not k.startswith("_") and k != "training" and isinstance(v, (bool, int, float, str, tuple, type(None)))
+        }
         settings[name or "."] = [f"{type(module).__module__}.{type(module).__qualname__}", plain]
     return {"repr": repr(model), "modules": config_fingerprint(settings)}
 
@@ -210,8 +224,7 @@ def callable_identity(function) -> str | None:
         return "none"
     if isinstance(function, functools.partial):
         inner = callable_identity(function.func)
-        return None if inner is None else \
-            f"partial({inner}, {function.args!r}, {sorted(function.keywords.items())!r})"
+        return None if inner is None else f"partial({inner}, {function.args!r}, {sorted(function.keywords.items())!r})"
     if isinstance(function, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         code = getattr(function, "__code__", None)
         if function.__module__ == "__main__" or "<" in function.__qualname__ or (code and code.co_freevars):
@@ -222,11 +235,18 @@ def callable_identity(function) -> str | None:
 
 def save_model(model: torch.nn.Module, path: str | Path, config: dict[str, Any]) -> Path:
     """Save ``model`` weights and the configuration that made them (e.g. ``mnist_ae.pt``; 02)."""
-    return save_checkpoint({"model": model.state_dict(), "config": json.dumps(config, default=str),
-                            "fingerprint": config_fingerprint(config)}, path)
+    return save_checkpoint(
+        {
+            "model": model.state_dict(),
+            "config": json.dumps(config, default=str),
+            "fingerprint": config_fingerprint(config),
+        },
+        path,
+    )
 
 
 # --------------------------------------------------------------------------- the store
+
 
 class RunStore:
     """The stored runs of one training (``checkpoints/<notebook>/<name>/``), one per configuration (01).
@@ -240,7 +260,7 @@ class RunStore:
         self.notebook, self.name = notebook or self.folder.parent.name, name or self.folder.name
 
     @classmethod
-    def for_notebook(cls, notebook: str, name: str) -> "RunStore":
+    def for_notebook(cls, notebook: str, name: str) -> RunStore:
         """The store of training ``name`` in ``notebook``."""
         return cls(stored_runs_dir(notebook, name), notebook, name)
 
@@ -272,8 +292,11 @@ class RunStore:
                 continue
             stored = json.loads(json.dumps(info.get("config", {}), default=str))
             done = info.get("epochs_done", 0)
-            if {k: v for k, v in stored.items() if k != "epochs"} == json.loads(json.dumps(base, default=str)) \
-                    and best_done < done <= config["epochs"] and sidecar.with_suffix(".pt").exists():
+            if (
+                {k: v for k, v in stored.items() if k != "epochs"} == json.loads(json.dumps(base, default=str))
+                and best_done < done <= config["epochs"]
+                and sidecar.with_suffix(".pt").exists()
+            ):
                 best, best_done = sidecar.with_suffix(".pt"), done
         return best
 
@@ -290,10 +313,20 @@ class RunStore:
         """Store ``state`` for ``config`` atomically, with its JSON description beside it."""
         path = save_checkpoint({**state, "fingerprint": config_fingerprint(config)}, self.path(config))
         now = time.time()
-        write_json_atomically({"notebook": self.notebook, "name": self.name,
-                               "fingerprint": config_fingerprint(config), "epochs_done": epochs_done,
-                               "epochs": epochs, "finished": epochs_done >= epochs, "updated": now,
-                               "last_used": now, "config": config}, path.with_suffix(".json"))
+        write_json_atomically(
+            {
+                "notebook": self.notebook,
+                "name": self.name,
+                "fingerprint": config_fingerprint(config),
+                "epochs_done": epochs_done,
+                "epochs": epochs,
+                "finished": epochs_done >= epochs,
+                "updated": now,
+                "last_used": now,
+                "config": config,
+            },
+            path.with_suffix(".json"),
+        )
         return path
 
     @staticmethod
@@ -316,8 +349,12 @@ def stored_runs(root: str | Path | None = None) -> list[dict[str, Any]]:
         try:
             info = json.loads(sidecar.read_text())
         except (OSError, ValueError):
-            info = {"notebook": checkpoint.parent.parent.name, "name": checkpoint.parent.name,
-                    "fingerprint": checkpoint.stem, "last_used": checkpoint.stat().st_mtime}
+            info = {
+                "notebook": checkpoint.parent.parent.name,
+                "name": checkpoint.parent.name,
+                "fingerprint": checkpoint.stem,
+                "last_used": checkpoint.stat().st_mtime,
+            }
         info["path"], info["bytes"] = checkpoint, checkpoint.stat().st_size
         runs.append(info)
     return sorted(runs, key=lambda info: -info.get("last_used", 0))
@@ -325,8 +362,9 @@ def stored_runs(root: str | Path | None = None) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m helpers.checkpoint {list,prune}``: see the stored runs and delete old ones."""
-    parser = argparse.ArgumentParser(prog="python -m helpers.checkpoint",
-                                     description="List and prune stored runs (checkpoints/).")
+    parser = argparse.ArgumentParser(
+        prog="python -m helpers.checkpoint", description="List and prune stored runs (checkpoints/)."
+    )
     parser.add_argument("--root", type=Path, help="stored-runs folder (default $WORKBOOK_CHECKPOINTS or checkpoints/)")
     sub = parser.add_subparsers(dest="command", required=True)
     listing = sub.add_parser("list", help="every stored run, most recently used first")
@@ -339,19 +377,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     prune.add_argument("--dry-run", action="store_true", help="say what would go, delete nothing")
     args = parser.parse_args(argv)
     root = args.root.resolve() if args.root else checkpoints_root()
-    runs = [r for r in stored_runs(root) if (not args.notebook or r.get("notebook") == args.notebook)
-            and (not args.name or r.get("name") == args.name)]
+    runs = [
+        r
+        for r in stored_runs(root)
+        if (not args.notebook or r.get("notebook") == args.notebook) and (not args.name or r.get("name") == args.name)
+    ]
     if args.command == "list":
         print(f"{len(runs)} stored run(s) in {root}")
         for r in runs:
             used = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.get("last_used", 0)))
             progress = f"{r.get('epochs_done', '?')}/{r.get('epochs', '?')} epochs"
-            print(f"{r.get('notebook', '?'):22s} {r.get('name', '?'):28s} {r['path'].stem}  {progress:14s} "
-                  f"{r['bytes'] / 2**20:7.1f} MiB  last used {used}")
+            print(
+                f"{r.get('notebook', '?'):22s} {r.get('name', '?'):28s} {r['path'].stem}  {progress:14s} "
+                f"{r['bytes'] / 2**20:7.1f} MiB  last used {used}"
+            )
         return 0
     cutoff = time.time() - args.unused_days * 86400 if args.unused_days is not None else None
-    chosen = [r for r in runs if (cutoff is None or r.get("last_used", 0) < cutoff)
-              and (not args.unfinished or not r.get("finished", False))]
+    chosen = [
+        r
+        for r in runs
+        if (cutoff is None or r.get("last_used", 0) < cutoff) and (not args.unfinished or not r.get("finished", False))
+    ]
     freed = 0
     for r in chosen:
         freed += r["bytes"]
@@ -359,10 +405,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.dry_run:
             r["path"].unlink(missing_ok=True)
             r["path"].with_suffix(".json").unlink(missing_ok=True)
-    leftovers = [] if args.dry_run else [p for folder in {r['path'].parent for r in stored_runs(root)} | set(
-        root.glob("*/*")) if folder.is_dir() for p in remove_stale_temporaries(folder)]
-    print(f"{'would free' if args.dry_run else 'freed'} {freed / 2**20:.1f} MiB in {len(chosen)} run(s); "
-          f"removed {len(leftovers)} leftover temporary file(s)")
+    leftovers = (
+        []
+        if args.dry_run
+        else [
+            p
+            for folder in {r["path"].parent for r in stored_runs(root)} | set(root.glob("*/*"))
+            if folder.is_dir()
+            for p in remove_stale_temporaries(folder)
+        ]
+    )
+    print(
+        f"{'would free' if args.dry_run else 'freed'} {freed / 2**20:.1f} MiB in {len(chosen)} run(s); "
+        f"removed {len(leftovers)} leftover temporary file(s)"
+    )
     return 0
 
 

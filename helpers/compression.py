@@ -20,7 +20,14 @@ def compression_row(code_size: int, images: torch.Tensor, codes: torch.Tensor, d
     with torch.no_grad():
         rec32 = decode(codes).reshape(images.shape)
         rec8 = decode(quantise_8bit(codes)).reshape(images.shape)
-    return {"code_size": code_size, "raw_bytes": raw, "code_bytes_f32": 4 * code_size,
-            "code_bytes_u8": code_size, "ratio_f32": raw / (4 * code_size), "ratio_u8": raw / code_size,
-            "mse": torch.mean((images - rec32) ** 2).item(),
-            "psnr_f32": psnr(images, rec32), "psnr_u8": psnr(images, rec8)}
+    return {
+        "code_size": code_size,
+        "raw_bytes": raw,
+        "code_bytes_f32": 4 * code_size,
+        "code_bytes_u8": code_size,
+        "ratio_f32": raw / (4 * code_size),
+        "ratio_u8": raw / code_size,
+        "mse": torch.mean((images - rec32) ** 2).item(),
+        "psnr_f32": psnr(images, rec32),
+        "psnr_u8": psnr(images, rec8),
+    }

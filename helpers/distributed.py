@@ -29,7 +29,7 @@ import os
 import shutil
 import sys
 import tempfile
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -50,8 +50,10 @@ def setup() -> bool:
         return False
     missing = [v for v in ("MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK") if v not in os.environ]
     if missing:
-        raise RuntimeError(f"RANK/WORLD_SIZE are set but {missing} are not: start the program with "
-                           "`torchrun --nproc_per_node N ...` rather than by hand")
+        raise RuntimeError(
+            f"RANK/WORLD_SIZE are set but {missing} are not: start the program with "
+            "`torchrun --nproc_per_node N ...` rather than by hand"
+        )
     if torch.cuda.is_available():
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]) % torch.cuda.device_count())
         dist.init_process_group("nccl")
@@ -113,22 +115,27 @@ class ShardedBatches:
             order = torch.arange(n)
         padded = -(-n // self.world) * self.world
         order = torch.cat([order, order[: padded - n]]) if padded > n else order
-        return order[self.rank::self.world]
+        return order[self.rank :: self.world]
 
     def __len__(self) -> int:
         per_rank = -(-self._size() // self.world)
-        return per_rank // self.batch_size if getattr(self.base, "drop_last", False) else -(-per_rank // self.batch_size)
+        return (
+            per_rank // self.batch_size if getattr(self.base, "drop_last", False) else -(-per_rank // self.batch_size)
+        )
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
         mine = self._indices()
         if hasattr(self.base, "tensors"):
             mine = mine.to(self.base.tensors[0].device)
             for start in range(0, len(self) * self.batch_size, self.batch_size):
-                index = mine[start:start + self.batch_size]
+                index = mine[start : start + self.batch_size]
                 yield tuple(t[index] for t in self.base.tensors)
-        else:                                           # a lazily loaded data set, through a DataLoader
-            loader = torch.utils.data.DataLoader(torch.utils.data.Subset(self.base.dataset, mine.tolist()),
-                                                 batch_size=self.batch_size, num_workers=self.base.workers)
+        else:  # a lazily loaded data set, through a DataLoader
+            loader = torch.utils.data.DataLoader(
+                torch.utils.data.Subset(self.base.dataset, mine.tolist()),
+                batch_size=self.batch_size,
+                num_workers=self.base.workers,
+            )
             for x, y in loader:
                 yield x.to(self.base.device), torch.as_tensor(y).to(self.base.device)
         self.epoch += 1
@@ -167,22 +174,28 @@ def all_sum(*numbers: float) -> tuple[float, ...]:
 
 # --------------------------------------------------------------------------- torchrun entry point
 
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``torchrun --nproc_per_node N -m helpers.distributed NOTEBOOK [--profile P] [-p key=value]``."""
     from .runner import RunError, execute, parse_override
 
-    parser = argparse.ArgumentParser(prog="torchrun --nproc_per_node N -m helpers.distributed",
-                                     description="run one notebook data-parallel in every torchrun process")
+    parser = argparse.ArgumentParser(
+        prog="torchrun --nproc_per_node N -m helpers.distributed",
+        description="run one notebook data-parallel in every torchrun process",
+    )
     parser.add_argument("notebook")
     parser.add_argument("--profile", default="default")
     parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     if "RANK" not in os.environ:
-        print("error: start this with torchrun, e.g. `torchrun --standalone --nproc_per_node 2 -m "
-              f"helpers.distributed {args.notebook} --profile {args.profile}`", file=sys.stderr)
+        print(
+            "error: start this with torchrun, e.g. `torchrun --standalone --nproc_per_node 2 -m "
+            f"helpers.distributed {args.notebook} --profile {args.profile}`",
+            file=sys.stderr,
+        )
         return 2
     scratch = None if is_main() else tempfile.mkdtemp(prefix=f"workbook-rank{rank()}-")
-    try:                                            # rank > 0: its notebook, metrics, figures are thrown away
+    try:  # rank > 0: its notebook, metrics, figures are thrown away
         overrides = dict(parse_override(p) for p in args.parameter)
         execute(args.notebook, args.profile, overrides, out_dir=scratch)
     except RunError as error:

@@ -38,26 +38,27 @@ class Conv2dSame(Layer):
     def __init__(self, in_channels: int, out_channels: int, kernel: int, generator=None, dtype=torch.float32):
         super().__init__()
         fan_in = in_channels * kernel * kernel
-        bound = math.sqrt(6.0 / fan_in)                       # He-uniform initialisation for ReLU
+        bound = math.sqrt(6.0 / fan_in)  # He-uniform initialisation for ReLU
         self.kernel, self.pad = kernel, kernel // 2
-        self.params["W"] = (torch.rand(out_channels, in_channels, kernel, kernel, generator=generator,
-                                       dtype=dtype) * 2 - 1) * bound
+        self.params["W"] = (
+            torch.rand(out_channels, in_channels, kernel, kernel, generator=generator, dtype=dtype) * 2 - 1
+        ) * bound
         self.params["b"] = torch.zeros(out_channels, dtype=dtype)
 
     def forward(self, x):
         n, _, h, w = x.shape
         self.x_shape = x.shape
-        self.cols = F.unfold(x, self.kernel, padding=self.pad)         # N x (C*k*k) x (H*W)
-        weight = self.params["W"].flatten(1)                             # F x (C*k*k)
-        out = weight @ self.cols + self.params["b"].view(1, -1, 1)      # N x F x (H*W)
+        self.cols = F.unfold(x, self.kernel, padding=self.pad)  # N x (C*k*k) x (H*W)
+        weight = self.params["W"].flatten(1)  # F x (C*k*k)
+        out = weight @ self.cols + self.params["b"].view(1, -1, 1)  # N x F x (H*W)
         return out.view(n, -1, h, w)
 
     def backward(self, grad_out):
-        g = grad_out.flatten(2)                                          # N x F x (H*W)
+        g = grad_out.flatten(2)  # N x F x (H*W)
         self.grads["W"] = (g @ self.cols.transpose(1, 2)).sum(0).view_as(self.params["W"])
         self.grads["b"] = g.sum((0, 2))
-        grad_cols = self.params["W"].flatten(1).t() @ g                  # N x (C*k*k) x (H*W)
-        return F.fold(grad_cols, self.x_shape[-2:], self.kernel, padding=self.pad)   # col2im
+        grad_cols = self.params["W"].flatten(1).t() @ g  # N x (C*k*k) x (H*W)
+        return F.fold(grad_cols, self.x_shape[-2:], self.kernel, padding=self.pad)  # col2im
 
 
 class ReLU(Layer):
@@ -78,13 +79,13 @@ class MaxPool2x2(Layer):
         n, c, h, w = x.shape
         self.x_shape = x.shape
         windows = x.view(n, c, h // 2, 2, w // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
-        out, self.argmax = windows.max(-1)                               # which of the 4 won
+        out, self.argmax = windows.max(-1)  # which of the 4 won
         return out
 
     def backward(self, grad_out):
         n, c, h, w = self.x_shape
         routed = torch.zeros(*grad_out.shape, 4, dtype=grad_out.dtype)
-        routed.scatter_(-1, self.argmax.unsqueeze(-1), grad_out.unsqueeze(-1))   # gradient to the winner only
+        routed.scatter_(-1, self.argmax.unsqueeze(-1), grad_out.unsqueeze(-1))  # gradient to the winner only
         return routed.view(n, c, h // 2, w // 2, 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
 
 
@@ -152,23 +153,24 @@ def tiny_cnn(seed: int = 0, dtype=torch.float32) -> Sequential:
     """Assignment 001's network: conv 4@5x5 -> ReLU -> pool -> conv 4@5x5x4 -> ReLU -> pool -> 49 -> 10."""
     g = torch.Generator().manual_seed(seed)
     return Sequential(
-        Conv2dSame(1, 4, 5, g, dtype),    # 1x28x28 -> 4x28x28
+        Conv2dSame(1, 4, 5, g, dtype),  # 1x28x28 -> 4x28x28
         ReLU(),
-        MaxPool2x2(),                     # -> 4x14x14
-        Conv2dSame(4, 4, 5, g, dtype),    # -> 4x14x14
+        MaxPool2x2(),  # -> 4x14x14
+        Conv2dSame(4, 4, 5, g, dtype),  # -> 4x14x14
         ReLU(),
-        MaxPool2x2(),                     # -> 4x7x7
-        Flatten(),                        # -> 196 (the bottleneck feature)
-        Linear(196, 49, g, dtype),        # -> 49
+        MaxPool2x2(),  # -> 4x7x7
+        Flatten(),  # -> 196 (the bottleneck feature)
+        Linear(196, 49, g, dtype),  # -> 49
         ReLU(),
-        Linear(49, 10, g, dtype),         # -> 10 logits (softmax in the loss)
+        Linear(49, 10, g, dtype),  # -> 10 logits (softmax in the loss)
     )
 
 
-BOTTLENECK = 7   # tiny_cnn().forward(x, upto=BOTTLENECK) gives the flattened input to the MLP
+BOTTLENECK = 7  # tiny_cnn().forward(x, upto=BOTTLENECK) gives the flattened input to the MLP
 
 
 # --------------------------------------------------------------------------- optimizers
+
 
 class SGD:
     """Vanilla SGD: p <- p - lr * g."""
@@ -214,6 +216,7 @@ OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSProp}
 
 
 # --------------------------------------------------------------------------- training
+
 
 def train_step(net: Sequential, optimizer: SGD, x: torch.Tensor, labels: torch.Tensor) -> float:
     """One forward + backward + update on a mini-batch; returns the loss."""

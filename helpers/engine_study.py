@@ -4,8 +4,8 @@ twin (derived from the engine's layer list), gradient checks and timing (noteboo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -30,8 +30,18 @@ class EngineRun:
         return 1.0 - engine.evaluate(self.net, data.images, data.labels)[1]
 
 
-def train_network(net: engine.Sequential, optimizer: engine.SGD, train_x, train_y, test_x, test_y, epochs: int,
-                  batch_size: int, seed: int = 0, on_epoch=None) -> dict[str, list[float]]:
+def train_network(
+    net: engine.Sequential,
+    optimizer: engine.SGD,
+    train_x,
+    train_y,
+    test_x,
+    test_y,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    on_epoch=None,
+) -> dict[str, list[float]]:
     """The 001 study loop: shuffle every epoch, train ``epochs`` epochs with the engine's
     ``train_step``; per-epoch train/test loss and error (01)."""
     history = {k: [] for k in ("epoch", "train_loss", "train_error", "test_loss", "test_error")}
@@ -39,7 +49,7 @@ def train_network(net: engine.Sequential, optimizer: engine.SGD, train_x, train_
     for epoch in range(1, epochs + 1):
         order = torch.randperm(len(train_x), generator=g)
         for start in range(0, len(order), batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             engine.train_step(net, optimizer, train_x[index], train_y[index])
         values = (epoch, *engine.evaluate(net, train_x, train_y), *engine.evaluate(net, test_x, test_y))
         for key, value in zip(history, values):
@@ -58,11 +68,19 @@ def autograd_twin(net: engine.Sequential) -> tuple[list[torch.Tensor], Callable[
         if isinstance(layer, (engine.Conv2dSame, engine.Linear)):
             weight, bias = params[position], params[position + 1]
             position += 2
-            steps.append((lambda x, w=weight, b=bias, pad=layer.pad: F.conv2d(x, w, b, padding=pad))
-                         if isinstance(layer, engine.Conv2dSame) else (lambda x, w=weight, b=bias: x @ w.t() + b))
+            steps.append(
+                (lambda x, w=weight, b=bias, pad=layer.pad: F.conv2d(x, w, b, padding=pad))
+                if isinstance(layer, engine.Conv2dSame)
+                else (lambda x, w=weight, b=bias: x @ w.t() + b)
+            )
         else:
-            steps.append({engine.ReLU: F.relu, engine.MaxPool2x2: lambda x: F.max_pool2d(x, 2),
-                          engine.Flatten: lambda x: x.flatten(1)}[type(layer)])
+            steps.append(
+                {
+                    engine.ReLU: F.relu,
+                    engine.MaxPool2x2: lambda x: F.max_pool2d(x, 2),
+                    engine.Flatten: lambda x: x.flatten(1),
+                }[type(layer)]
+            )
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         for step in steps:
@@ -72,8 +90,9 @@ def autograd_twin(net: engine.Sequential) -> tuple[list[torch.Tensor], Callable[
     return params, forward
 
 
-def train_engine(kind: str, options: dict, train, test, epochs: int, batch_size: int, seed: int,
-                 probe: torch.Tensor | None = None) -> EngineRun:
+def train_engine(
+    kind: str, options: dict, train, test, epochs: int, batch_size: int, seed: int, probe: torch.Tensor | None = None
+) -> EngineRun:
     """Train ``tiny_cnn(seed)`` with engine optimizer ``kind``; keep bottlenecks (and the activation maps
     of the ``probe`` images) after epoch 1 and the last."""
     if kind not in engine.OPTIMIZERS:
@@ -89,16 +108,27 @@ def train_engine(kind: str, options: dict, train, test, epochs: int, batch_size:
                 activations[epoch] = activation_rows(network, probe).clone()
 
     start = time.perf_counter()
-    history = train_network(net, engine.OPTIMIZERS[kind](net, **options), train.images, train.labels,
-                            test.images, test.labels, epochs, batch_size, seed, on_epoch=snapshot)
+    history = train_network(
+        net,
+        engine.OPTIMIZERS[kind](net, **options),
+        train.images,
+        train.labels,
+        test.images,
+        test.labels,
+        epochs,
+        batch_size,
+        seed,
+        on_epoch=snapshot,
+    )
     return EngineRun(net, history, time.perf_counter() - start, snapshots, activations)
 
 
-def finite_difference_check(net: engine.Sequential, x: torch.Tensor, labels: torch.Tensor,
-                            entries: list[tuple[int, ...]], eps: float = 1e-6) -> list[dict]:
+def finite_difference_check(
+    net: engine.Sequential, x: torch.Tensor, labels: torch.Tensor, entries: list[tuple[int, ...]], eps: float = 1e-6
+) -> list[dict]:
     """Central differences of the loss w.r.t. single conv-1 weights vs the hand-written gradient."""
     one_hot = F.one_hot(labels, 10).to(x.dtype)
-    loss_of = lambda: engine.softmax_cross_entropy(net.forward(x), one_hot)[0].item()   # noqa: E731
+    loss_of = lambda: engine.softmax_cross_entropy(net.forward(x), one_hot)[0].item()  # noqa: E731
     _, grad = engine.softmax_cross_entropy(net.forward(x), one_hot)
     net.backward(grad)
     weight, analytic = net.layers[0].params["W"], net.layers[0].grads["W"]
@@ -112,17 +142,23 @@ def finite_difference_check(net: engine.Sequential, x: torch.Tensor, labels: tor
         weight[entry] = original
         numeric = (plus - minus) / (2 * eps)
         exact = analytic[entry].item()
-        rows.append({"conv1 weight": str(entry), "finite difference": numeric, "hand-written": exact,
-                     "relative error": abs(numeric - exact) / max(abs(numeric) + abs(exact), 1e-30)})
+        rows.append(
+            {
+                "conv1 weight": str(entry),
+                "finite difference": numeric,
+                "hand-written": exact,
+                "relative error": abs(numeric - exact) / max(abs(numeric) + abs(exact), 1e-30),
+            }
+        )
     return rows
 
 
 def activation_rows(net: engine.Sequential, images: torch.Tensor) -> torch.Tensor:
     """Per image: the input, its 4 conv-1 ReLU maps and 4 conv-2 ReLU maps, upsampled to 28x28."""
-    conv1 = net.forward(images, upto=2)                      # N x 4 x 28 x 28
-    conv2 = net.forward(images, upto=5)                      # N x 4 x 14 x 14
+    conv1 = net.forward(images, upto=2)  # N x 4 x 28 x 28
+    conv2 = net.forward(images, upto=5)  # N x 4 x 14 x 14
     conv2 = F.interpolate(conv2, size=images.shape[-2:], mode="nearest")
-    tiles = torch.cat([images, conv1, conv2], dim=1)         # N x 9 x 28 x 28
+    tiles = torch.cat([images, conv1, conv2], dim=1)  # N x 9 x 28 x 28
     return tiles.reshape(-1, 1, *images.shape[-2:])
 
 
@@ -137,7 +173,7 @@ def compare_with_autograd(train, test, epochs: int, batch_size: int, seed: int) 
     for epoch in range(1, epochs + 1):
         order = torch.randperm(len(train), generator=g)
         for start in range(0, len(order), batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             x, y = train.images[index], train.labels[index]
             engine.train_step(net, ours, x, y)
             theirs.zero_grad()
@@ -145,8 +181,13 @@ def compare_with_autograd(train, test, epochs: int, batch_size: int, seed: int) 
             theirs.step()
         with torch.no_grad():
             autograd_loss = F.cross_entropy(twin(train.images), train.labels).item()
-        rows.append({"epoch": epoch, "engine train loss": engine.evaluate(net, train.images, train.labels)[0],
-                     "autograd train loss": autograd_loss})
+        rows.append(
+            {
+                "epoch": epoch,
+                "engine train loss": engine.evaluate(net, train.images, train.labels)[0],
+                "autograd train loss": autograd_loss,
+            }
+        )
     difference = max(abs(r["engine train loss"] - r["autograd train loss"]) for r in rows)
     return {"table": rows, "max_abs_difference": difference}
 
@@ -163,10 +204,10 @@ def epoch_seconds(x: torch.Tensor, y: torch.Tensor, batch_size: int, autograd: b
     for i in range(0, len(x), batch_size):
         if autograd:
             opt.zero_grad()
-            F.cross_entropy(twin(x[i:i + batch_size]), y[i:i + batch_size]).backward()
+            F.cross_entropy(twin(x[i : i + batch_size]), y[i : i + batch_size]).backward()
             opt.step()
         else:
-            engine.train_step(net, opt, x[i:i + batch_size], y[i:i + batch_size])
+            engine.train_step(net, opt, x[i : i + batch_size], y[i : i + batch_size])
     return time.perf_counter() - start
 
 

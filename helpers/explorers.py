@@ -35,7 +35,7 @@ from torch import nn
 from .frontend import live_frontend
 from .training import evaluating
 
-RENDER_DPI = 144          # the widget's PNGs: 1.44x the figure size in inches at 100 dpi, sharp on screen
+RENDER_DPI = 144  # the widget's PNGs: 1.44x the figure size in inches at 100 dpi, sharp on screen
 
 
 class Explorer:
@@ -46,8 +46,13 @@ class Explorer:
     slider's range when the layer changes) before the redraw.
     """
 
-    def __init__(self, name: str, draw: Callable[..., Any], controls: Mapping[str, Any],
-                 on_change: Callable[[str, Explorer], None] | None = None):
+    def __init__(
+        self,
+        name: str,
+        draw: Callable[..., Any],
+        controls: Mapping[str, Any],
+        on_change: Callable[[str, Explorer], None] | None = None,
+    ):
         self.name, self.draw, self.controls, self.on_change = name, draw, dict(controls), on_change
         self._widget = None
         self._adjusting = False
@@ -87,7 +92,7 @@ class Explorer:
             self._widget.description = self.name
 
             def redraw(change):
-                if self._adjusting:          # a control moved by on_change: one redraw at the end
+                if self._adjusting:  # a control moved by on_change: one redraw at the end
                     return
                 key = next((k for k, c in self.controls.items() if c is change["owner"]), "")
                 if self.on_change:
@@ -141,6 +146,7 @@ def _explorer_box_class():
 
 # --------------------------------------------------------------------------- small pieces
 
+
 def _digits(step: float) -> int:
     """Decimals that show a change of one ``step``."""
     return max(2, int(np.ceil(-np.log10(step))) + 1) if step > 0 else 2
@@ -151,17 +157,30 @@ def _slider(kind: str, description: str, value, low, high, step):
 
     options = {} if kind == "int" else {"readout_format": f".{_digits(step)}f"}
     cls = widgets.IntSlider if kind == "int" else widgets.FloatSlider
-    return cls(value=value, min=low, max=high, step=step, description=description, continuous_update=False,
-               style={"description_width": "initial"}, layout=widgets.Layout(width="260px"), **options)
+    return cls(
+        value=value,
+        min=low,
+        max=high,
+        step=step,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+        layout=widgets.Layout(width="260px"),
+        **options,
+    )
 
 
 def _dropdown(description: str, options: Sequence[str], value=None):
     import ipywidgets as widgets
 
     options = list(options)
-    return widgets.Dropdown(options=options, value=value if value is not None else options[0],
-                            description=description, style={"description_width": "initial"},
-                            layout=widgets.Layout(width="240px"))
+    return widgets.Dropdown(
+        options=options,
+        value=value if value is not None else options[0],
+        description=description,
+        style={"description_width": "initial"},
+        layout=widgets.Layout(width="240px"),
+    )
 
 
 def _image(t: torch.Tensor) -> np.ndarray:
@@ -179,8 +198,9 @@ def _device(model) -> torch.device:
 
 
 def _show(ax, image, title: str = "", **options) -> None:
-    ax.imshow(_image(image) if isinstance(image, torch.Tensor) else image,
-              **{"cmap": "gray", "vmin": 0, "vmax": 1, **options})
+    ax.imshow(
+        _image(image) if isinstance(image, torch.Tensor) else image, **{"cmap": "gray", "vmin": 0, "vmax": 1, **options}
+    )
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -226,45 +246,66 @@ def _size_figure(kind: str, n: int, k: int, s: int, p: int):
     check = output_size_check(kind, n, k, s, p)
     out = check["formula"] or 0
     shown = min(out, 40)
-    gap = min(1.0, 12 / max(shown, 1))                 # window rows squeeze together when there are many
+    gap = min(1.0, 12 / max(shown, 1))  # window rows squeeze together when there are many
     fig, ax = plt.subplots(figsize=(8.0, 3.6))
     ax.set_xlim(-0.5, n + 2 * p + 0.5)
     ax.set_ylim(-1.5 - shown * gap, 1.4)
-    for i in range(n + 2 * p):                        # one input row: padding cells hatched
+    for i in range(n + 2 * p):  # one input row: padding cells hatched
         padded = i < p or i >= n + p
-        ax.add_patch(Rectangle((i, 0), 0.92, 0.92, facecolor="white" if padded else "#9ecae1",
-                               edgecolor="#555555", hatch="//" if padded else None, linewidth=0.5))
-    for j in range(shown):                             # one window per output position
+        ax.add_patch(
+            Rectangle(
+                (i, 0),
+                0.92,
+                0.92,
+                facecolor="white" if padded else "#9ecae1",
+                edgecolor="#555555",
+                hatch="//" if padded else None,
+                linewidth=0.5,
+            )
+        )
+    for j in range(shown):  # one window per output position
         y = -1.2 - j * gap
-        ax.add_patch(Rectangle((j * s, y), k - 0.08, 0.8 * gap, facecolor="#d62728", alpha=0.4,
-                               edgecolor="#d62728"))
+        ax.add_patch(Rectangle((j * s, y), k - 0.08, 0.8 * gap, facecolor="#d62728", alpha=0.4, edgecolor="#d62728"))
     ax.set_axis_off()
     if check["formula"] is not None and check["torch"] is not None:
         verdict = "agree" if check["formula"] == check["torch"] else "DISAGREE"
-        text = (f"formula ⌊({n} + 2·{p} − {k}) / {s}⌋ + 1 = {check['formula']}; "
-                f"torch {kind} layer: {check['torch']}×{check['torch']} — {verdict}")
+        text = (
+            f"formula ⌊({n} + 2·{p} − {k}) / {s}⌋ + 1 = {check['formula']}; "
+            f"torch {kind} layer: {check['torch']}×{check['torch']} — {verdict}"
+        )
     else:
-        text = (f"formula: {check['formula'] if check['formula'] is not None else check['formula_error']}\n"
-                f"torch: {check['torch'] if check['torch'] is not None else check['torch_error']}")
+        text = (
+            f"formula: {check['formula'] if check['formula'] is not None else check['formula_error']}\n"
+            f"torch: {check['torch'] if check['torch'] is not None else check['torch_error']}"
+        )
     ax.set_title(f"002.P4.1 {kind}, input {n}×{n}, kernel {k}, stride {s}, padding {p}\n{text}", fontsize=9)
-    fig.text(0.01, 0.01, "top: one row of the padded input (hatched = padding); red bars: the windows, "
-             "one per output pixel", fontsize=7, color="#555555")
+    fig.text(
+        0.01,
+        0.01,
+        "top: one row of the padded input (hatched = padding); red bars: the windows, one per output pixel",
+        fontsize=7,
+        color="#555555",
+    )
     fig.tight_layout()
     return fig
 
 
-def conv_size_calculator(size: int = 50, kernel: int = 4, stride: int = 1, padding: int = 1,
-                         kind: str = "conv") -> Explorer:
+def conv_size_calculator(
+    size: int = 50, kernel: int = 4, stride: int = 1, padding: int = 1, kind: str = "conv"
+) -> Explorer:
     """002.P4.1's output-size calculator: pick conv/pooling, n, k, s, p; see the windows and both sizes (01)."""
-    controls = {"kind": _dropdown("layer", ["conv", *POOLING], kind),
-                "n": _slider("int", "input n", size, 1, 64, 1),
-                "k": _slider("int", "kernel k", kernel, 1, 11, 1),
-                "s": _slider("int", "stride s", stride, 1, 6, 1),
-                "p": _slider("int", "padding p", padding, 0, 5, 1)}
+    controls = {
+        "kind": _dropdown("layer", ["conv", *POOLING], kind),
+        "n": _slider("int", "input n", size, 1, 64, 1),
+        "k": _slider("int", "kernel k", kernel, 1, 11, 1),
+        "s": _slider("int", "stride s", stride, 1, 6, 1),
+        "p": _slider("int", "padding p", padding, 0, 5, 1),
+    }
     return Explorer("conv/pool output-size calculator", _size_figure, controls)
 
 
 # --------------------------------------------------------------------------- 001 / 002.P4.2 activations
+
 
 def _conv_layers(model) -> dict[str, Any]:
     """Convolution layers by name: ``nn.Conv2d`` modules, or the engine's ``Conv2dSame`` layers."""
@@ -272,10 +313,11 @@ def _conv_layers(model) -> dict[str, Any]:
         return {name: module for name, module in model.named_modules() if isinstance(module, nn.Conv2d)}
     layers = getattr(model, "layers", None)
     if layers is None:
-        raise TypeError(f"cannot find convolution layers in {type(model).__name__}; pass an nn.Module or "
-                        "a helpers.engine.Sequential")
-    convs = [i for i, layer in enumerate(layers) if "W" in getattr(layer, "params", {})
-             and layer.params["W"].ndim == 4]
+        raise TypeError(
+            f"cannot find convolution layers in {type(model).__name__}; pass an nn.Module or "
+            "a helpers.engine.Sequential"
+        )
+    convs = [i for i, layer in enumerate(layers) if "W" in getattr(layer, "params", {}) and layer.params["W"].ndim == 4]
     return {f"conv{n + 1}": i for n, i in enumerate(convs)}
 
 
@@ -310,7 +352,7 @@ def _mosaic(tiles: Sequence[np.ndarray], gap: int) -> tuple[np.ndarray, list[tup
     corners = []
     for n, tile in enumerate(tiles):
         r, c = (n // cols) * (h + gap), (n % cols) * (w + gap)
-        out[r:r + h, c:c + w] = tile
+        out[r : r + h, c : c + w] = tile
         corners.append((r, c))
     return out, corners
 
@@ -346,25 +388,39 @@ def activation_explorer(model, data, caption: str = "", layers: Mapping[str, Any
         _show(fig.add_subplot(grid[0]), image, f"test image {index}: {data.classes[int(data.labels[index])]}")
         limit = float(maps[channel].abs().max()) or 1.0
         ax = fig.add_subplot(grid[1])
-        _show(ax, maps[channel].numpy(), f"{layer} channel {channel}: {tuple(maps.shape[1:])} map",
-              cmap="RdBu_r", vmin=-limit, vmax=limit)
+        _show(
+            ax,
+            maps[channel].numpy(),
+            f"{layer} channel {channel}: {tuple(maps.shape[1:])} map",
+            cmap="RdBu_r",
+            vmin=-limit,
+            vmax=limit,
+        )
         ax = fig.add_subplot(grid[2])
         bank, corners, (bh, bw) = _filter_bank(weight)
         bound = float(np.nanmax(np.abs(bank))) or 1.0
         inputs = f", each {weight.shape[1]} input channels" if weight.shape[1] > 1 else ""
-        _show(ax, bank, f"all {weight.shape[0]} {layer} filters ({weight.shape[2]}×{weight.shape[3]}{inputs});\n"
-              f"filter {channel} outlined", cmap="RdBu_r", vmin=-bound, vmax=bound)
+        _show(
+            ax,
+            bank,
+            f"all {weight.shape[0]} {layer} filters ({weight.shape[2]}×{weight.shape[3]}{inputs});\n"
+            f"filter {channel} outlined",
+            cmap="RdBu_r",
+            vmin=-bound,
+            vmax=bound,
+        )
         r, c = corners[channel]
-        ax.add_patch(Rectangle((c - 0.5, r - 0.5), bw, bh, fill=False, edgecolor="black", linewidth=2,
-                               clip_on=False))
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), bw, bh, fill=False, edgecolor="black", linewidth=2, clip_on=False))
         fig.suptitle(f"activation map and filters {caption}".strip(), fontsize=11)
         fig.tight_layout()
         return fig
 
     first = next(iter(layers))
-    controls = {"index": _slider("int", "test image", 0, 0, len(data) - 1, 1),
-                "layer": _dropdown("layer", list(layers), first),
-                "channel": _slider("int", "channel", 0, 0, channels[first] - 1, 1)}
+    controls = {
+        "index": _slider("int", "test image", 0, 0, len(data) - 1, 1),
+        "layer": _dropdown("layer", list(layers), first),
+        "channel": _slider("int", "channel", 0, 0, channels[first] - 1, 1),
+    }
 
     def on_change(key, explorer):
         if key == "layer":
@@ -376,14 +432,16 @@ def activation_explorer(model, data, caption: str = "", layers: Mapping[str, Any
 
 # --------------------------------------------------------------------------- 002.P5.4 / P6.1 / P6.2 latent
 
+
 def _decode(model: nn.Module, code: Sequence[float]) -> torch.Tensor:
     with evaluating(model):
         image = model.decode(torch.tensor([list(code)], dtype=torch.float32, device=_device(model)))[0].cpu()
     return image.clamp(0, 1)
 
 
-def latent_explorer(models: Mapping[str, tuple[nn.Module, np.ndarray]], data, caption: str = "",
-                    max_points: int = 2000) -> Explorer:
+def latent_explorer(
+    models: Mapping[str, tuple[nn.Module, np.ndarray]], data, caption: str = "", max_points: int = 2000
+) -> Explorer:
     """002.P5.4/P6.1/P6.2: the 2-D codes of ``data`` beside the image decoded at a chosen point (02).
 
     ``models`` maps a label to ``(autoencoder, codes)``: a trained model with ``decode`` and the
@@ -400,14 +458,17 @@ def latent_explorer(models: Mapping[str, tuple[nn.Module, np.ndarray]], data, ca
             raise ValueError(f"{label}: codes must be N x 2, got {np.asarray(codes).shape}")
     labels = np.asarray(data.labels)
     keep = np.random.default_rng(0).permutation(len(labels))[:max_points]
-    ranges = {label: (np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0))
-              for label, (_, codes) in models.items()}
+    ranges = {
+        label: (np.percentile(codes, 1, axis=0), np.percentile(codes, 99, axis=0))
+        for label, (_, codes) in models.items()
+    }
 
     def draw(model: str, x: float, y: float):
         net, codes = models[model]
         fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 4.2), width_ratios=[1.6, 1])
-        scatter_2d(np.asarray(codes)[keep], labels[keep], data.classes, f"{model}: 2-D codes of the test images",
-                   ax=left, s=4)
+        scatter_2d(
+            np.asarray(codes)[keep], labels[keep], data.classes, f"{model}: 2-D codes of the test images", ax=left, s=4
+        )
         left.plot([x], [y], marker="x", color="black", markersize=12, markeredgewidth=2.5)
         skips = " (skips zero)" if getattr(net, "skip", False) else ""
         digits = _digits(float(np.min(ranges[model][1] - ranges[model][0])) / 50)
@@ -419,16 +480,18 @@ def latent_explorer(models: Mapping[str, tuple[nn.Module, np.ndarray]], data, ca
     first = next(iter(models))
     (x0, y0), (x1, y1) = ranges[first]
     mid = (x0 + x1) / 2, (y0 + y1) / 2
-    controls = {"model": _dropdown("model", list(models), first),
-                "x": _slider("float", "code x", float(mid[0]), float(x0), float(x1), float((x1 - x0) / 50)),
-                "y": _slider("float", "code y", float(mid[1]), float(y0), float(y1), float((y1 - y0) / 50))}
+    controls = {
+        "model": _dropdown("model", list(models), first),
+        "x": _slider("float", "code x", float(mid[0]), float(x0), float(x1), float((x1 - x0) / 50)),
+        "y": _slider("float", "code y", float(mid[1]), float(y0), float(y1), float((y1 - y0) / 50)),
+    }
 
     def on_change(key, explorer):
         if key == "model":
             low, high = ranges[explorer.controls["model"].value]
             for axis, slider in enumerate((explorer.controls["x"], explorer.controls["y"])):
                 with slider.hold_trait_notifications():
-                    slider.min, slider.max = -1e9, 1e9      # widen first so min <= max holds throughout
+                    slider.min, slider.max = -1e9, 1e9  # widen first so min <= max holds throughout
                     slider.min, slider.max = float(low[axis]), float(high[axis])
                     slider.step = float((high[axis] - low[axis]) / 50)
                     slider.readout_format = f".{_digits(slider.step)}f"
@@ -439,8 +502,10 @@ def latent_explorer(models: Mapping[str, tuple[nn.Module, np.ndarray]], data, ca
 
 # --------------------------------------------------------------------------- 004.Ex3 / 002.P6.3 noise
 
-def noise_explorer(models: Mapping[str, nn.Module], data, sigma: float = 0.3, caption: str = "",
-                   n_psnr: int = 200, seed: int = 0) -> Explorer:
+
+def noise_explorer(
+    models: Mapping[str, nn.Module], data, sigma: float = 0.3, caption: str = "", n_psnr: int = 200, seed: int = 0
+) -> Explorer:
     """004.Ex3 / 002.P6.3: a noise-level slider; noisy input, each model's denoised output and PSNR (04).
 
     The noise pattern is drawn once (``seed``) and scaled by the slider's sigma, so moving the
@@ -452,7 +517,7 @@ def noise_explorer(models: Mapping[str, nn.Module], data, sigma: float = 0.3, ca
     from .metrics import psnr
 
     models = dict(models)
-    clean = data.images[:max(n_psnr, 1)]
+    clean = data.images[: max(n_psnr, 1)]
     pattern = torch.randn(clean.shape, generator=torch.Generator().manual_seed(seed))
 
     def outputs(noisy: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -468,20 +533,24 @@ def noise_explorer(models: Mapping[str, nn.Module], data, sigma: float = 0.3, ca
         panels = {"clean": clean, f"noisy, σ={sigma:.2f}": noisy, **denoised}
         fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 2.9), squeeze=False)
         for ax, (label, images) in zip(axes[0], panels.items()):
-            detail = "" if label == "clean" else f"\n{psnr(clean[index:index + 1], images[index:index + 1]):.1f} dB"
+            detail = "" if label == "clean" else f"\n{psnr(clean[index : index + 1], images[index : index + 1]):.1f} dB"
             _show(ax, images[index], f"{label}{detail}")
-        means = ", ".join(f"{label} {psnr(clean, images):.1f} dB"
-                          for label, images in {"noisy": noisy, **denoised}.items())
+        means = ", ".join(
+            f"{label} {psnr(clean, images):.1f} dB" for label, images in {"noisy": noisy, **denoised}.items()
+        )
         fig.suptitle(f"mean PSNR over {len(clean)} test images: {means} {caption}".strip(), fontsize=9)
         fig.tight_layout()
         return fig
 
-    controls = {"sigma": _slider("float", "noise σ", float(sigma), 0.0, 1.0, 0.05),
-                "index": _slider("int", "test image", 0, 0, len(clean) - 1, 1)}
+    controls = {
+        "sigma": _slider("float", "noise σ", float(sigma), 0.0, 1.0, 0.05),
+        "index": _slider("int", "test image", 0, 0, len(clean) - 1, 1),
+    }
     return Explorer("noise-level explorer", draw, controls)
 
 
 # --------------------------------------------------------------------------- 003.5 generator inputs
+
 
 def generator_explorer(G: nn.Module, caption: str = "", steps: int = 9) -> Explorer:
     """003.5: resample two generator inputs (by seed) and interpolate between them (05)."""
@@ -498,7 +567,7 @@ def generator_explorer(G: nn.Module, caption: str = "", steps: int = 9) -> Explo
         strip = sample(G, torch.cat([za, (1 - t) * za + t * zb, zb, (1 - weights) * za + weights * zb]))
         fig = plt.figure(figsize=(9.0, 4.4))
         grid = fig.add_gridspec(2, steps, height_ratios=[2.2, 1])
-        thirds = [grid[0, :steps // 3], grid[0, steps // 3:2 * steps // 3], grid[0, 2 * steps // 3:]]
+        thirds = [grid[0, : steps // 3], grid[0, steps // 3 : 2 * steps // 3], grid[0, 2 * steps // 3 :]]
         titles = [f"G(z_a), seed {seed_a}", f"G((1-t) z_a + t z_b), t={t:.2f}", f"G(z_b), seed {seed_b}"]
         for cell, image, title in zip(thirds, strip[:3], titles):
             _show(fig.add_subplot(cell), image, title)
@@ -508,7 +577,9 @@ def generator_explorer(G: nn.Module, caption: str = "", steps: int = 9) -> Explo
         fig.tight_layout()
         return fig
 
-    controls = {"seed_a": _slider("int", "seed a", 0, 0, 999, 1),
-                "seed_b": _slider("int", "seed b", 1, 0, 999, 1),
-                "t": _slider("float", "t", 0.5, 0.0, 1.0, 0.05)}
+    controls = {
+        "seed_a": _slider("int", "seed a", 0, 0, 999, 1),
+        "seed_b": _slider("int", "seed b", 1, 0, 999, 1),
+        "t": _slider("float", "t", 0.5, 0.0, 1.0, 0.05),
+    }
     return Explorer("generator explorer", draw, controls)

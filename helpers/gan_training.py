@@ -29,12 +29,16 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: to
     d_loss.backward()
     opt_d.step()
     d_on_fake = D(fake)
-    g_loss = bce(d_on_fake, torch.ones_like(d_on_fake))    # non-saturating generator loss
+    g_loss = bce(d_on_fake, torch.ones_like(d_on_fake))  # non-saturating generator loss
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     opt_g.step()
-    out = {"d_loss": d_loss.item(), "g_loss": g_loss.item(),
-           "d_real": torch.sigmoid(d_real).mean().item(), "d_fake": torch.sigmoid(d_fake).mean().item()}
+    out = {
+        "d_loss": d_loss.item(),
+        "g_loss": g_loss.item(),
+        "d_real": torch.sigmoid(d_real).mean().item(),
+        "d_fake": torch.sigmoid(d_fake).mean().item(),
+    }
     if not all(torch.isfinite(torch.tensor(v)) for v in out.values()):
         raise NonFiniteLossError(f"GAN step produced a non-finite loss {out}; lower the learning rate")
     return out
@@ -42,8 +46,10 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: to
 
 def adam_pair(G: nn.Module, D: nn.Module, lr: float = 2e-4, beta1: float = 0.5):
     """The DCGAN paper's optimizers: Adam, lr 2e-4, betas (0.5, 0.999) for both networks (05)."""
-    return (torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, 0.999)),
-            torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999)))
+    return (
+        torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, 0.999)),
+        torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999)),
+    )
 
 
 def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
@@ -54,20 +60,42 @@ def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
     return images.clamp(0, 1)
 
 
-def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, batch_size: int = 128,
-              lr: float = 2e-4, beta1: float = 0.5, seed: int = 0, device=None,
-              store: RunStore | str | Path | None = None, n_fixed: int = 16,
-              snapshot_every: int = 1, show_progress: bool = True) -> tuple[History, dict]:
+def train_gan(
+    G: nn.Module,
+    D: nn.Module,
+    images: torch.Tensor,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 2e-4,
+    beta1: float = 0.5,
+    seed: int = 0,
+    device=None,
+    store: RunStore | str | Path | None = None,
+    n_fixed: int = 16,
+    snapshot_every: int = 1,
+    show_progress: bool = True,
+) -> tuple[History, dict]:
     """Train a GAN on ``images`` (N x C x H x W in [0, 1]); returns (history, fixed-noise snapshots) (05)."""
     device = torch.device(device or "cpu")
     G.to(device), D.to(device)
     torch.manual_seed(seed)
     opt_g, opt_d = adam_pair(G, D, lr, beta1)
     fixed = torch.randn(n_fixed, G.latent_dim, generator=torch.Generator().manual_seed(seed))
-    config = {"G": model_identity(G), "D": model_identity(D), "G_initial": state_fingerprint(G), "D_initial": state_fingerprint(D),
-              "epochs": epochs, "lr": lr, "beta1": beta1, "batch_size": batch_size, "seed": seed,
-              "images": tensor_fingerprint(images), "n_fixed": n_fixed, "snapshot_every": snapshot_every,
-              "device": device.type}
+    config = {
+        "G": model_identity(G),
+        "D": model_identity(D),
+        "G_initial": state_fingerprint(G),
+        "D_initial": state_fingerprint(D),
+        "epochs": epochs,
+        "lr": lr,
+        "beta1": beta1,
+        "batch_size": batch_size,
+        "seed": seed,
+        "images": tensor_fingerprint(images),
+        "n_fixed": n_fixed,
+        "snapshot_every": snapshot_every,
+        "device": device.type,
+    }
     store = store if isinstance(store, RunStore) or store is None else RunStore(store)
     stored = StoredRun(store, config, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}, "GAN") if store else None
     history, state = stored.resume(epochs, device) if stored else (History(), None)
@@ -78,14 +106,16 @@ def train_gan(G: nn.Module, D: nn.Module, images: torch.Tensor, epochs: int, bat
         batches.set_epoch(epoch)
         G.train(), D.train()
         t0, sums = time.perf_counter(), {}
-        bar = progress(batches, desc=f"GAN {epoch}/{epochs}", unit="batch", per_item=False, leave=False,
-                       disable=not show_progress)
+        bar = progress(
+            batches, desc=f"GAN {epoch}/{epochs}", unit="batch", per_item=False, leave=False, disable=not show_progress
+        )
         for (real,) in bar:
             out = gan_step(G, D, opt_g, opt_d, real, torch.randn(len(real), G.latent_dim, device=device))
             history.log_batch(step=len(history.batch.get("step", [])) + 1, **out)
             sums = {k: sums.get(k, 0.0) + v for k, v in out.items()}
-        history.log_epoch(epoch=epoch, **{k: v / len(batches) for k, v in sums.items()},
-                          time_s=time.perf_counter() - t0)
+        history.log_epoch(
+            epoch=epoch, **{k: v / len(batches) for k, v in sums.items()}, time_s=time.perf_counter() - t0
+        )
         bar.set_postfix_str(f"D {history.last('d_loss'):.3g} G {history.last('g_loss'):.3g}")
         bar.close()
         if epoch % snapshot_every == 0 or epoch == epochs:

@@ -43,8 +43,9 @@ def fetch_kanji(url: str = KANJI_URL, root: str | Path | None = None, timeout: f
             archive.extractall(staging, filter="data")
         os.replace(staging, folder)
     except (OSError, tarfile.TarError) as error:
-        raise DataError(f"could not fetch Kuzushiji-Kanji from {url}: {error}. Download it by hand and "
-                        f"extract it into {folder}") from error
+        raise DataError(
+            f"could not fetch Kuzushiji-Kanji from {url}: {error}. Download it by hand and extract it into {folder}"
+        ) from error
     finally:
         Path(temporary).unlink(missing_ok=True)
     return folder
@@ -64,13 +65,18 @@ def load_kanji(folder: str | Path, min_per_class: int = 1, image_size: int = 64)
             image = Image.open(png).convert("L").resize((image_size, image_size))
             images.append(np.asarray(image, dtype=np.float32) / 255.0)
             labels.append(k)
-    return ImageDataset("kkanji", "train", torch.from_numpy(np.stack(images))[:, None],
-                        torch.tensor(labels), tuple(d.name for d in class_dirs))
+    return ImageDataset(
+        "kkanji",
+        "train",
+        torch.from_numpy(np.stack(images))[:, None],
+        torch.tensor(labels),
+        tuple(d.name for d in class_dirs),
+    )
 
 
-KANJI_MIN_PER_CLASS = 100     # the full set has 3,832 characters, most with a handful of images
-KANJI_TEST_EVERY = 10         # every 10th image of a character (in file order) is a test image
-KANJI_SIDE = 28               # resized from 64 so 05's 28x28 generator, scorer and autoencoder apply unchanged
+KANJI_MIN_PER_CLASS = 100  # the full set has 3,832 characters, most with a handful of images
+KANJI_TEST_EVERY = 10  # every 10th image of a character (in file order) is a test image
+KANJI_SIDE = 28  # resized from 64 so 05's 28x28 generator, scorer and autoencoder apply unchanged
 
 
 @functools.lru_cache(maxsize=2)
@@ -98,7 +104,8 @@ def load_kanji_split(spec, split: str, root: Path, download: bool) -> ImageDatas
     if download:
         folder = fetch_kanji(root=root)
     elif not folder.is_dir():
-        raise DataError(f"Kuzushiji-Kanji is not in {folder}; run with downloads on, or fetch {KANJI_URL} "
-                        f"and extract it there")
+        raise DataError(
+            f"Kuzushiji-Kanji is not in {folder}; run with downloads on, or fetch {KANJI_URL} and extract it there"
+        )
     data = _kanji_cached(str(folder), KANJI_MIN_PER_CLASS)
     return kanji_split(ImageDataset(spec.name, "all", data.images, data.labels, data.classes), split)

@@ -19,17 +19,20 @@ def latent_stats(codes, labels, sample: int = 2000, seed: int = 0) -> dict[str, 
 
     z = np.asarray(codes, dtype=np.float64)
     y = np.asarray(labels)
-    z = (z - z.mean(0)) / np.sqrt((z ** 2).sum(1).mean() + 1e-12) if len(z) else z
+    z = (z - z.mean(0)) / np.sqrt((z**2).sum(1).mean() + 1e-12) if len(z) else z
     classes = np.unique(y)
     centroids = np.stack([z[y == c].mean(0) for c in classes])
-    within = float(np.mean([np.linalg.norm(z[y == c] - centroids[i], axis=1).mean()
-                            for i, c in enumerate(classes)]))
+    within = float(np.mean([np.linalg.norm(z[y == c] - centroids[i], axis=1).mean() for i, c in enumerate(classes)]))
     gaps = np.linalg.norm(centroids[:, None] - centroids[None], axis=-1)
     between = float(gaps[np.triu_indices(len(classes), 1)].mean())
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(z), min(sample, len(z)), replace=False)
-    return {"within_class": within, "between_centroids": between, "ratio": between / within,
-            "silhouette": float(silhouette_score(z[pick], y[pick]))}
+    return {
+        "within_class": within,
+        "between_centroids": between,
+        "ratio": between / within,
+        "silhouette": float(silhouette_score(z[pick], y[pick])),
+    }
 
 
 def class_silhouettes(codes, labels, classes, sample: int = 2000, seed: int = 0):

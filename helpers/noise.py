@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 
-def gaussian_noise(x: torch.Tensor, sigma: float = 0.3, clip: bool = True,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def gaussian_noise(
+    x: torch.Tensor, sigma: float = 0.3, clip: bool = True, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """x + eps with eps ~ N(0, sigma^2) (sigma is the standard deviation); clipped to [0, 1] if ``clip`` (04).
 
     Clipping keeps corrupted images valid pixel intensities (the clean ones lie in [0, 1]); it

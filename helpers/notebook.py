@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import platform
 import time
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, Mapping, MutableMapping
+from typing import Any
 
 import torch
 
@@ -28,8 +29,13 @@ from .training import Trainer, pick_device, seed_everything
 class NotebookRun:
     """Parameters, seed, device, figures, stored runs and metrics of one notebook execution (01)."""
 
-    def __init__(self, notebook: str, parameters: Mapping[str, Any], datasets: Mapping[str, str] | None = None,
-                 device: str | None = None):
+    def __init__(
+        self,
+        notebook: str,
+        parameters: Mapping[str, Any],
+        datasets: Mapping[str, str] | None = None,
+        device: str | None = None,
+    ):
         self.notebook, self.parameters = notebook, dict(parameters)
         self.profile, self.seed = self.parameters["profile"], self.parameters.get("seed", 0)
         self.datasets = dict(datasets or {})
@@ -50,8 +56,7 @@ class NotebookRun:
         """The stored runs of training ``name``: ``checkpoints/<notebook>/<name>/<fingerprint>.pt``."""
         return RunStore.for_notebook(self.notebook, name)
 
-    def fit(self, model, name: str, train, evaluation=None, epochs: int = 1, eval_name: str = "test",
-            **options: Any):
+    def fit(self, model, name: str, train, evaluation=None, epochs: int = 1, eval_name: str = "test", **options: Any):
         """Train ``model`` with a :class:`~helpers.training.Trainer` on this run's device and seed,
         stored as training ``name`` (reused when everything is the same); returns the history.
 
@@ -104,17 +109,28 @@ class NotebookRun:
 
     def finish(self) -> dict[str, Any]:
         """Write the metrics JSON and return it (the last cell of every notebook)."""
-        payload = {"notebook": self.notebook, "profile": self.profile, "datasets": self.datasets,
-                   "seed": self.seed, "parameters": self.parameters,
-                   "wall_time_s": round(time.perf_counter() - self.started, 1),
-                   "torch": torch.__version__.split("+")[0], "device": str(self.device),
-                   "python": platform.python_version(), **self.metrics}
+        payload = {
+            "notebook": self.notebook,
+            "profile": self.profile,
+            "datasets": self.datasets,
+            "seed": self.seed,
+            "parameters": self.parameters,
+            "wall_time_s": round(time.perf_counter() - self.started, 1),
+            "torch": torch.__version__.split("+")[0],
+            "device": str(self.device),
+            "python": platform.python_version(),
+            **self.metrics,
+        }
         write_metrics(self.metrics_path, payload)
         return payload
 
 
-def start_notebook(notebook: str, namespace: MutableMapping[str, Any],
-                   datasets: Mapping[str, str] | None = None, device: str | None = None) -> NotebookRun:
+def start_notebook(
+    notebook: str,
+    namespace: MutableMapping[str, Any],
+    datasets: Mapping[str, str] | None = None,
+    device: str | None = None,
+) -> NotebookRun:
     """Resolve and check the parameters into ``namespace`` (the notebook's ``globals()``), then seed,
     pick the device and prepare the output folders (01).
 
@@ -127,8 +143,11 @@ def start_notebook(notebook: str, namespace: MutableMapping[str, Any],
     namespace.update(parameters)
     print(f"{notebook}, effective parameters (profile {parameters['profile']}):")
     print(format_parameters(parameters))
-    for folder in (metrics_path(notebook, parameters["profile"]).parent,
-                   run_figures_dir(notebook, parameters["profile"]), checkpoints_root()):
+    for folder in (
+        metrics_path(notebook, parameters["profile"]).parent,
+        run_figures_dir(notebook, parameters["profile"]),
+        checkpoints_root(),
+    ):
         ensure_writable(folder)
     named = {}
     for key, value in (datasets or {}).items():

@@ -23,12 +23,13 @@ from __future__ import annotations
 import ast
 import re
 import tomllib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .paths import PROFILES, profile_file
 
-N_CLASSES = 10                     # every in-memory data set of the workbook has 10 classes
-INJECTED_HEADER = "# Parameters"   # first line of papermill's injected-parameters cell
+N_CLASSES = 10  # every in-memory data set of the workbook has 10 classes
+INJECTED_HEADER = "# Parameters"  # first line of papermill's injected-parameters cell
 
 
 class ParameterError(ValueError):
@@ -37,12 +38,15 @@ class ParameterError(ValueError):
 
 # --------------------------------------------------------------------------- profiles
 
+
 def load_profiles(notebook: str) -> dict[str, dict[str, Any]]:
     """The ``[smoke]``, ``[default]`` and ``[full]`` tables of the notebook's profile file (01)."""
     path = profile_file(notebook)
     if not path.exists():
-        raise ParameterError(f"no profile file {path}; every notebook needs one with [smoke], "
-                             "[default] (all parameters) and [full] sections")
+        raise ParameterError(
+            f"no profile file {path}; every notebook needs one with [smoke], "
+            "[default] (all parameters) and [full] sections"
+        )
     table = tomllib.loads(path.read_text())
     unknown = sorted(set(table) - set(PROFILES))
     if unknown:
@@ -63,25 +67,33 @@ def declared_defaults(notebook: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- checks
 
+
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _known_dataset(value) -> bool:
     from .data import DATASETS
+
     return value in DATASETS
 
 
 def _range_rules() -> list[tuple[str, Callable[[Any], bool], str]]:
     from .data import DATASETS
-    counts = (r".*epochs|.*batch(_size|_sizes)?|.*latent(_dim)?|.*width|code_sizes?|budgets|.*per_class|"
-              r"few_seeds|score_n|tsne_points|svm_train|denoise_train|steps|snapshot_every")
+
+    counts = (
+        r".*epochs|.*batch(_size|_sizes)?|.*latent(_dim)?|.*width|code_sizes?|budgets|.*per_class|"
+        r"few_seeds|score_n|tsne_points|svm_train|denoise_train|steps|snapshot_every"
+    )
     return [
         (r"profile", lambda v: v in PROFILES, f"one of {', '.join(PROFILES)}"),
         (r"seeds?", lambda v: v >= 0, "a whole number >= 0"),
-        (r".*_limit", lambda v: v == 0 or v >= N_CLASSES,
-         f"0 (keep every image) or at least {N_CLASSES}, the number of classes (a balanced subset "
-         f"takes limit // {N_CLASSES} images of each class)"),
+        (
+            r".*_limit",
+            lambda v: v == 0 or v >= N_CLASSES,
+            f"0 (keep every image) or at least {N_CLASSES}, the number of classes (a balanced subset "
+            f"takes limit // {N_CLASSES} images of each class)",
+        ),
         (r"few_labels", lambda v: v >= N_CLASSES, f"at least {N_CLASSES} (one label per class)"),
         (r".*lr", lambda v: v > 0, "a number > 0"),
         (r"sigma", lambda v: v > 0, "a number > 0 (a standard deviation)"),
@@ -93,16 +105,19 @@ def _range_rules() -> list[tuple[str, Callable[[Any], bool], str]]:
 
 
 def _describe(value: Any) -> str:
-    kind = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
-            list: "a list"}.get(type(value), f"a {type(value).__name__}")
+    kind = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "a list"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
     return f"{value!r} ({kind})"
 
 
 def _typed(name: str, value: Any, default: Any) -> Any:
     """``value`` converted to the type of ``default`` where that loses nothing, else an error."""
+
     def wrong(expected: str) -> ParameterError:
-        return ParameterError(f"parameter {name!r}: got {_describe(value)}; expected {expected} "
-                              f"(the default is {default!r})")
+        return ParameterError(
+            f"parameter {name!r}: got {_describe(value)}; expected {expected} (the default is {default!r})"
+        )
 
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -148,14 +163,15 @@ def check_names(notebook: str, names, defaults: Mapping[str, Any]) -> None:
     """Refuse parameters the notebook does not declare, listing the declared ones (01)."""
     unknown = sorted(set(names) - set(defaults))
     if unknown:
-        raise ParameterError(f"{notebook}: unknown parameter(s) {unknown}; its parameters cell declares "
-                             f"{', '.join(defaults)}")
+        raise ParameterError(
+            f"{notebook}: unknown parameter(s) {unknown}; its parameters cell declares {', '.join(defaults)}"
+        )
 
 
 # --------------------------------------------------------------------------- resolution
 
-def resolve(notebook: str, given: Mapping[str, Any], explicit: set[str] | frozenset = frozenset()
-            ) -> dict[str, Any]:
+
+def resolve(notebook: str, given: Mapping[str, Any], explicit: set[str] | frozenset = frozenset()) -> dict[str, Any]:
     """The effective parameters: defaults, then the profile's values, then explicit ones (01).
 
     ``given`` holds the values the notebook saw (its globals); ``explicit`` names the ones given
@@ -166,19 +182,25 @@ def resolve(notebook: str, given: Mapping[str, Any], explicit: set[str] | frozen
     check_names(notebook, explicit, defaults)
     profile = given.get("profile", "default")
     check_parameter("profile", profile, "default")
-    chosen = {name for name in defaults if name in given and
-              (name in explicit or type(given[name]) is not type(defaults[name]) or given[name] != defaults[name])}
+    chosen = {
+        name
+        for name in defaults
+        if name in given
+        and (name in explicit or type(given[name]) is not type(defaults[name]) or given[name] != defaults[name])
+    }
     profile_values = load_profiles(notebook)[profile]
     effective = {**defaults, **profile_values, **{name: given[name] for name in chosen}}
-    source = {name: "given" if name in chosen else profile if name in profile_values else "default"
-              for name in defaults}
+    source = {
+        name: "given" if name in chosen else profile if name in profile_values else "default" for name in defaults
+    }
     checked = {}
     for name, value in effective.items():
         try:
             checked[name] = check_parameter(name, value, defaults[name])
         except ParameterError as error:
             where = {"given": "", "default": " (the shipped default)"}.get(
-                source[name], f" (from the [{source[name]}] section of {profile_file(notebook).name})")
+                source[name], f" (from the [{source[name]}] section of {profile_file(notebook).name})"
+            )
             raise ParameterError(f"{notebook}: {error}{where}") from None
     return checked
 
@@ -196,7 +218,7 @@ def injected_names(history: list[str] | None) -> set[str]:
         if source.lstrip().startswith(INJECTED_HEADER):
             names |= _assigned_names(source)
         elif re.search(r"^profile\s*=", source, flags=re.M):
-            break                                   # the parameters cell: older cells do not count
+            break  # the parameters cell: older cells do not count
     return names
 
 
@@ -205,8 +227,13 @@ def _assigned_names(source: str) -> set[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return set()
-    return {target.id for node in tree.body if isinstance(node, ast.Assign)
-            for target in node.targets if isinstance(target, ast.Name)}
+    return {
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
 
 
 def format_parameters(parameters: Mapping[str, Any], width: int = 100) -> str:

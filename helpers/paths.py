@@ -32,7 +32,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("smoke", "default", "full")
-MIN_FREE_BYTES = 200 * 2**20          # refuse to start a run with less free space than this
+MIN_FREE_BYTES = 200 * 2**20  # refuse to start a run with less free space than this
 
 
 class LayoutError(RuntimeError):
@@ -156,12 +156,16 @@ def ensure_writable(folder: Path, min_free: int = MIN_FREE_BYTES) -> Path:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as error:
-        raise LayoutError(f"cannot write to {folder} ({error.strerror or error}); choose a writable "
-                          "folder (e.g. set WORKBOOK_OUTPUT / WORKBOOK_CHECKPOINTS, or --out) or fix "
-                          "its permissions") from None
+        raise LayoutError(
+            f"cannot write to {folder} ({error.strerror or error}); choose a writable "
+            "folder (e.g. set WORKBOOK_OUTPUT / WORKBOOK_CHECKPOINTS, or --out) or fix "
+            "its permissions"
+        ) from None
     free = shutil.disk_usage(folder).free
     if free < min_free:
-        raise LayoutError(f"only {free / 2**20:.0f} MiB free in {folder} (a run needs at least "
-                          f"{min_free / 2**20:.0f} MiB); free some space, prune stored runs "
-                          "(python -m helpers.checkpoint prune) or point the output elsewhere")
+        raise LayoutError(
+            f"only {free / 2**20:.0f} MiB free in {folder} (a run needs at least "
+            f"{min_free / 2**20:.0f} MiB); free some space, prune stored runs "
+            "(python -m helpers.checkpoint prune) or point the output elsewhere"
+        )
     return folder

@@ -6,16 +6,14 @@ Plot functions take data (histories, tensors, matrices) and return a matplotlib 
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib
-
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
-           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
 def use_style() -> None:
@@ -23,12 +21,19 @@ def use_style() -> None:
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", palette=PALETTE)
-    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 130, "savefig.bbox": "tight",
-                                "axes.titlesize": 11, "figure.titlesize": 12,
-                                "image.cmap": "gray"})
+    matplotlib.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 130,
+            "savefig.bbox": "tight",
+            "axes.titlesize": 11,
+            "figure.titlesize": 12,
+            "image.cmap": "gray",
+        }
+    )
     from .frontend import in_kernel
 
-    if in_kernel():      # inline figures at twice the resolution: sharp on screen and in the PDF
+    if in_kernel():  # inline figures at twice the resolution: sharp on screen and in the PDF
         from matplotlib_inline.backend_inline import set_matplotlib_formats
 
         set_matplotlib_formats("retina")
@@ -50,8 +55,15 @@ def _as_image(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
-def image_grid(images: torch.Tensor, title: str, ncols: int = 10, labels: Sequence[str] | None = None,
-               cell: float = 0.9, cmap: str = "gray", normalize: bool = False):
+def image_grid(
+    images: torch.Tensor,
+    title: str,
+    ncols: int = 10,
+    labels: Sequence[str] | None = None,
+    cell: float = 0.9,
+    cmap: str = "gray",
+    normalize: bool = False,
+):
     """A grid of images (N x C x H x W) with optional per-image labels (01)."""
     n = len(images)
     nrows = max(1, -(-n // ncols))
@@ -74,8 +86,7 @@ def image_rows(rows: Mapping[str, torch.Tensor], title: str, cell: float = 0.9):
     """Aligned rows of images, one row per name (inputs / reconstructions / ...) (02, 04)."""
     names = list(rows)
     ncols = max(len(v) for v in rows.values())
-    fig, axes = plt.subplots(len(names), ncols, figsize=(ncols * cell + 1.2, len(names) * cell + 0.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(names), ncols, figsize=(ncols * cell + 1.2, len(names) * cell + 0.5), squeeze=False)
     for r, name in enumerate(names):
         for c in range(ncols):
             ax = axes[r, c]
@@ -91,9 +102,17 @@ def image_rows(rows: Mapping[str, torch.Tensor], title: str, cell: float = 0.9):
     return fig
 
 
-def curves(histories: Mapping[str, Mapping[str, Sequence[float]]], keys: Sequence[str], title: str,
-           x: str = "epoch", ylabel: str | None = None, xlabel: str | None = None, logy: bool = False,
-           colors: Mapping[str, str] | None = None, ax=None):
+def curves(
+    histories: Mapping[str, Mapping[str, Sequence[float]]],
+    keys: Sequence[str],
+    title: str,
+    x: str = "epoch",
+    ylabel: str | None = None,
+    xlabel: str | None = None,
+    logy: bool = False,
+    colors: Mapping[str, str] | None = None,
+    ax=None,
+):
     """Plot ``keys`` (e.g. train_loss, test_loss) of several runs against ``x``, on ``ax`` if given (01)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8)) if ax is None else (ax.figure, ax)
     styles = ["-", "--", ":", "-."]
@@ -103,8 +122,15 @@ def curves(histories: Mapping[str, Mapping[str, Sequence[float]]], keys: Sequenc
         for j, key in enumerate(keys):
             if key in hist:
                 label = f"{name} · {key}" if len(names) > 1 else key
-                ax.plot(hist[x], hist[key], styles[j % len(styles)], color=color, label=label,
-                        marker="o" if len(hist[x]) <= 20 else None, markersize=3)
+                ax.plot(
+                    hist[x],
+                    hist[key],
+                    styles[j % len(styles)],
+                    color=color,
+                    label=label,
+                    marker="o" if len(hist[x]) <= 20 else None,
+                    markersize=3,
+                )
     ax.set_xlabel(xlabel or x)
     if x in ("epoch", "step"):
         integer_ticks(ax.xaxis)
@@ -122,8 +148,17 @@ def confusion_plot(matrix: np.ndarray, classes: Sequence[str], title: str):
     import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(6.2, 5.2))
-    sns.heatmap(matrix, annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
-                xticklabels=classes, yticklabels=classes, annot_kws={"fontsize": 7})
+    sns.heatmap(
+        matrix,
+        annot=True,
+        fmt="d",
+        cmap="Blues",
+        cbar=False,
+        ax=ax,
+        xticklabels=classes,
+        yticklabels=classes,
+        annot_kws={"fontsize": 7},
+    )
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ax.set_title(title)
@@ -131,8 +166,7 @@ def confusion_plot(matrix: np.ndarray, classes: Sequence[str], title: str):
     return fig
 
 
-def scatter_2d(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], title: str,
-               ax=None, s: float = 6):
+def scatter_2d(points: np.ndarray, labels: np.ndarray, classes: Sequence[str], title: str, ax=None, s: float = 6):
     """A 2-D embedding coloured by class (t-SNE, PCA, AE codes) (01, 02)."""
     fig = None
     if ax is None:
@@ -172,8 +206,11 @@ class VectorGraph:
         import base64
 
         pdf = base64.b64encode(self.stem.with_suffix(".pdf").read_bytes()).decode("ascii")
-        return {"image/svg+xml": self.stem.with_suffix(".svg").read_text(), "application/pdf": pdf,
-                "text/plain": f"architecture graph {self.stem.name}"}
+        return {
+            "image/svg+xml": self.stem.with_suffix(".svg").read_text(),
+            "application/pdf": pdf,
+            "text/plain": f"architecture graph {self.stem.name}",
+        }
 
 
 def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2, title: str = "") -> VectorGraph:
@@ -184,29 +221,34 @@ def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2,
     runs on a copy under a forked RNG, so drawing a model before training leaves its training unchanged.
     Show the returned :class:`VectorGraph` with ``display``.
     """
+    import copy
     from pathlib import Path
 
     from torchview import draw_graph
 
-    import copy
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.random.fork_rng(devices=[]):       # a copy and a private RNG: the traced pass changes nothing
-        graph = draw_graph(copy.deepcopy(model).cpu(), input_size=input_size, depth=depth, expand_nested=True,
-                           graph_name=title or type(model).__name__, device="cpu")
+    with torch.random.fork_rng(devices=[]):  # a copy and a private RNG: the traced pass changes nothing
+        graph = draw_graph(
+            copy.deepcopy(model).cpu(),
+            input_size=input_size,
+            depth=depth,
+            expand_nested=True,
+            graph_name=title or type(model).__name__,
+            device="cpu",
+        )
     graph.visual_graph.attr(label=title, labelloc="t", fontsize="14")
     for fmt in ("png", "svg", "pdf"):
-        graph.visual_graph.render(filename=path.with_suffix("").name, directory=str(path.parent),
-                                  format=fmt, cleanup=True)
+        graph.visual_graph.render(
+            filename=path.with_suffix("").name, directory=str(path.parent), format=fmt, cleanup=True
+        )
     return VectorGraph(path.with_suffix(""))
-
 
 
 def gradient_descent_1d_figure(title: str, etas=(0.05, 0.15, 0.3), start: float = 2.2, steps: int = 12):
     """Gradient-descent paths on C(v) = v^2 - 2 cos 3v for a few learning rates (002.P1.1)."""
-    cost = lambda v: v**2 - 2 * np.cos(3 * v)            # noqa: E731
-    slope = lambda v: 2 * v + 6 * np.sin(3 * v)          # noqa: E731
+    cost = lambda v: v**2 - 2 * np.cos(3 * v)  # noqa: E731
+    slope = lambda v: 2 * v + 6 * np.sin(3 * v)  # noqa: E731
     grid = np.linspace(-2.6, 2.6, 400)
     fig, axes = plt.subplots(1, len(etas), figsize=(4 * len(etas), 3.3), sharey=True)
     for ax, eta in zip(axes, etas):

@@ -17,17 +17,19 @@ import copy
 import re
 import shutil
 import sys
+from collections.abc import Iterable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import nbformat
 
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_NEEDS = ("xelatex", "pandoc")
-INSTALL_HINT = ("sudo apt-get install --no-install-recommends pandoc texlive-xetex "
-                "texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core")
-PROSE_TAG = "remove_input"      # cells that only write prose: output kept, source left out of the report
+INSTALL_HINT = (
+    "sudo apt-get install --no-install-recommends pandoc texlive-xetex "
+    "texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core"
+)
+PROSE_TAG = "remove_input"  # cells that only write prose: output kept, source left out of the report
 REMOVE_INPUT_TAGS = {PROSE_TAG, "hide-input"}
 _PROGRESS_LINE = re.compile(r"\d+%\|")
 # The trainer's resume messages ("name: reusing the stored run (ab12.pt, same settings, ...)"): run
@@ -60,8 +62,11 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         kept = []
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                lines = [ln for ln in re.split(r"[\r\n]", output.get("text", ""))
-                         if ln.strip() and not _PROGRESS_LINE.search(ln) and "TCP without encryption" not in ln]
+                lines = [
+                    ln
+                    for ln in re.split(r"[\r\n]", output.get("text", ""))
+                    if ln.strip() and not _PROGRESS_LINE.search(ln) and "TCP without encryption" not in ln
+                ]
                 if not lines:
                     continue
                 output["text"] = "\n".join(lines) + "\n"
@@ -84,7 +89,7 @@ def readable_summary(metrics: dict, keep=lambda key: True) -> str:
     """A Markdown table, one row per recorded item, its numbers named in words (report summaries)."""
     from .metrics import metric_label, metric_value
 
-    rows = ["| item | headline numbers |", "|:---------|:--------------------------|"]   # dashes: column widths
+    rows = ["| item | headline numbers |", "|:---------|:--------------------------|"]  # dashes: column widths
     for key, values in metrics.items():
         if isinstance(values, dict) and key not in ("datasets", "parameters") and keep(key):
             shown = "; ".join(f"{metric_label(k)}: {metric_value(k, v)}" for k, v in values.items())
@@ -92,8 +97,9 @@ def readable_summary(metrics: dict, keep=lambda key: True) -> str:
     return "\n".join(rows)
 
 
-def summary_markdown(metrics_files: Iterable[Path], keep=lambda key: True,
-                     heading: str = "# Summary of measured numbers") -> str:
+def summary_markdown(
+    metrics_files: Iterable[Path], keep=lambda key: True, heading: str = "# Summary of measured numbers"
+) -> str:
     """A Markdown section listing each notebook's data sets, wall time and headline numbers."""
     from .metrics import read_metrics
 
@@ -105,9 +111,13 @@ def summary_markdown(metrics_files: Iterable[Path], keep=lambda key: True,
             continue
         datasets = ", ".join(f"{k}: `{v}`" for k, v in metrics.get("datasets", {}).items() if keep(k))
         datasets = f"data sets {datasets}, " if datasets else ""
-        parts += [f"**{metrics['notebook']}** — profile `{metrics['profile']}`, {datasets}"
-                  f"wall time {metrics.get('wall_time_s', float('nan')):.0f} s on {metrics.get('device')}.",
-                  "", table, ""]
+        parts += [
+            f"**{metrics['notebook']}** — profile `{metrics['profile']}`, {datasets}"
+            f"wall time {metrics.get('wall_time_s', float('nan')):.0f} s on {metrics.get('device')}.",
+            "",
+            table,
+            "",
+        ]
     return "\n".join(parts)
 
 
@@ -118,12 +128,15 @@ def combine(notebooks: Sequence[Path], profile: str) -> nbformat.NotebookNode:
     combined.metadata["authors"] = [{"name": f"profile {profile} · {date.today().isoformat()}"}]
     metrics_dir = Path(notebooks[0]).parent.parent / "metrics" if notebooks else None
     if metrics_dir and metrics_dir.exists():
-        files = [metrics_dir / f"{Path(nb).stem}.json" for nb in notebooks
-                 if (metrics_dir / f"{Path(nb).stem}.json").exists()]
+        files = [
+            metrics_dir / f"{Path(nb).stem}.json"
+            for nb in notebooks
+            if (metrics_dir / f"{Path(nb).stem}.json").exists()
+        ]
         combined.cells.append(nbformat.v4.new_markdown_cell(summary_markdown(files)))
     for path in notebooks:
         nb = clean_outputs(nbformat.read(str(path), as_version=4))
-        combined.cells.extend(nb.cells)   # each notebook's "# NN · title" becomes a section
+        combined.cells.extend(nb.cells)  # each notebook's "# NN · title" becomes a section
     combined.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     combined.metadata["language_info"] = {"name": "python"}
     return combined
@@ -143,8 +156,13 @@ def html_tables_to_latex(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None, preprocessors: Sequence = (),
-           prompts: bool = True) -> Path:
+def export(
+    nb: nbformat.NotebookNode,
+    target: Path,
+    title: str | None = None,
+    preprocessors: Sequence = (),
+    prompts: bool = True,
+) -> Path:
     """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``.
 
     Cells tagged ``remove_input``/``hide-input`` keep their output but not their code
@@ -165,9 +183,13 @@ def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None, pr
         path = target.with_suffix(".html")
         path.write_text(body)
         return path
-    exporter = PDFExporter(extra_template_paths=[str(TEMPLATES / "workbook")], template_file="workbook.tex.j2",
-                           exclude_input_prompt=not prompts, exclude_output_prompt=not prompts,
-                           raw_mimetypes=["text/latex", ""])     # PDFExporter would keep only application/pdf raw cells
+    exporter = PDFExporter(
+        extra_template_paths=[str(TEMPLATES / "workbook")],
+        template_file="workbook.tex.j2",
+        exclude_input_prompt=not prompts,
+        exclude_output_prompt=not prompts,
+        raw_mimetypes=["text/latex", ""],
+    )  # PDFExporter would keep only application/pdf raw cells
     nb = html_tables_to_latex(copy.deepcopy(nb))
     for step in steps:
         exporter.register_preprocessor(step, enabled=True)
@@ -178,14 +200,15 @@ def export(nb: nbformat.NotebookNode, target: Path, title: str | None = None, pr
     return path
 
 
-def build_report(notebooks: Sequence[Path], out_dir: Path, profile: str,
-                 per_notebook: bool = True) -> list[Path]:
+def build_report(notebooks: Sequence[Path], out_dir: Path, profile: str, per_notebook: bool = True) -> list[Path]:
     """Export the combined report (and one document per notebook) into ``out_dir``."""
     notebooks = [Path(p) for p in notebooks]
     missing = pdf_engine_missing()
     if missing:
-        print(f"PDF export needs {', '.join(missing)}, not found; writing HTML instead. "
-              f"Install with: {INSTALL_HINT}", file=sys.stderr)
+        print(
+            f"PDF export needs {', '.join(missing)}, not found; writing HTML instead. Install with: {INSTALL_HINT}",
+            file=sys.stderr,
+        )
     written = [export(combine(notebooks, profile), Path(out_dir) / "workbook_report")]
     if per_notebook:
         for path in notebooks:

@@ -23,15 +23,24 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .metrics import read_metrics
 from .parameters import ParameterError, check_names, declared_defaults, resolve
+from .paths import (
+    PROFILES,
+    REPO_ROOT,
+    LayoutError,
+    checkpoints_root,
+    ensure_writable,
+    notebooks_dir,
+    output_dir,
+    published_figures_dir,
+)
 from .paths import environment as paths_environment
-from .paths import (PROFILES, REPO_ROOT, LayoutError, checkpoints_root, ensure_writable, notebooks_dir,
-                    output_dir, published_figures_dir)
 
 KERNEL_NAME = "python3"
 PATH_VARIABLES = ("WORKBOOK_DATA", "WORKBOOK_CHECKPOINTS", "WORKBOOK_OUTPUT")
@@ -86,8 +95,10 @@ def check_source_in_sync(notebook: str) -> None:
     if cells(source) != cells(paired):
         newer = source if source.stat().st_mtime >= paired.stat().st_mtime else paired
         shown = source.relative_to(REPO_ROOT) if source.is_relative_to(REPO_ROOT) else source
-        raise RunError(f"{paired.name} and {source.name} differ ({newer.name} was edited last); sync "
-                       f"them first: jupytext --sync {shown}")
+        raise RunError(
+            f"{paired.name} and {source.name} differ ({newer.name} was edited last); sync "
+            f"them first: jupytext --sync {shown}"
+        )
 
 
 def check_parameters(notebook: str, profile: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -98,9 +109,11 @@ def check_parameters(notebook: str, profile: str, overrides: dict[str, Any]) -> 
         defaults = declared_defaults(notebook)
         cell = papermill.inspect_notebook(str(notebooks_dir() / f"{notebook}.ipynb"))
         if set(cell) != set(defaults):
-            raise RunError(f"{notebook}: the parameters cell declares {sorted(cell)} but "
-                           f"profiles/{notebook}.toml [default] has {sorted(set(defaults) - {'profile'})}; "
-                           "make them the same")
+            raise RunError(
+                f"{notebook}: the parameters cell declares {sorted(cell)} but "
+                f"profiles/{notebook}.toml [default] has {sorted(set(defaults) - {'profile'})}; "
+                "make them the same"
+            )
         check_names(notebook, overrides, defaults)
         return resolve(notebook, {**defaults, "profile": profile, **overrides}, set(overrides) | {"profile"})
     except ParameterError as error:
@@ -109,12 +122,12 @@ def check_parameters(notebook: str, profile: str, overrides: dict[str, Any]) -> 
 
 def _absolute_path_variables() -> dict[str, str]:
     """The layout's path variables made absolute against the folder the command was run from."""
-    return {key: str(Path(os.environ[key]).expanduser().resolve()) for key in PATH_VARIABLES
-            if os.environ.get(key)}
+    return {key: str(Path(os.environ[key]).expanduser().resolve()) for key in PATH_VARIABLES if os.environ.get(key)}
 
 
-def execute(notebook: str, profile: str = "default", overrides: dict[str, Any] | None = None,
-            out_dir: Path | None = None) -> NotebookResult:
+def execute(
+    notebook: str, profile: str = "default", overrides: dict[str, Any] | None = None, out_dir: Path | None = None
+) -> NotebookResult:
     """Execute one notebook with papermill in ``profile``; raise ``RunError`` naming a failing cell."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -127,8 +140,12 @@ def execute(notebook: str, profile: str = "default", overrides: dict[str, Any] |
     overrides = dict(overrides or {})
     check_source_in_sync(notebook)
     check_parameters(notebook, profile, overrides)
-    environment = {**_absolute_path_variables(), "WORKBOOK_PROGRESS": os.environ.get("WORKBOOK_PROGRESS", "stderr"), "PWD": os.getcwd(),
-                   "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    environment = {
+        **_absolute_path_variables(),
+        "WORKBOOK_PROGRESS": os.environ.get("WORKBOOK_PROGRESS", "stderr"),
+        "PWD": os.getcwd(),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     if out_dir:
         environment["WORKBOOK_OUTPUT"] = str(Path(out_dir).resolve())
     try:
@@ -140,22 +157,33 @@ def execute(notebook: str, profile: str = "default", overrides: dict[str, Any] |
             executed.parent.mkdir(parents=True, exist_ok=True)
             parameters = {"profile": profile, **overrides}
             started = time.perf_counter()
-            print(f"[{notebook}] profile {profile}: running ({', '.join(f'{k}={v!r}' for k, v in parameters.items())})",
-                  flush=True)
-            papermill.execute_notebook(str(source), str(executed), parameters=parameters,
-                                       kernel_name=KERNEL_NAME, cwd=str(notebooks_dir()),
-                                       progress_bar=False, log_output=False)
+            print(
+                f"[{notebook}] profile {profile}: running ({', '.join(f'{k}={v!r}' for k, v in parameters.items())})",
+                flush=True,
+            )
+            papermill.execute_notebook(
+                str(source),
+                str(executed),
+                parameters=parameters,
+                kernel_name=KERNEL_NAME,
+                cwd=str(notebooks_dir()),
+                progress_bar=False,
+                log_output=False,
+            )
             metrics_path = out / "metrics" / f"{notebook}.json"
     except PapermillExecutionError as error:
-        raise RunError(f"{notebook}: cell {error.exec_count} (index {error.cell_index}) failed with "
-                       f"{error.ename}: {error.evalue}. The executed notebook with the error is "
-                       f"kept at {executed}") from None
+        raise RunError(
+            f"{notebook}: cell {error.exec_count} (index {error.cell_index}) failed with "
+            f"{error.ename}: {error.evalue}. The executed notebook with the error is "
+            f"kept at {executed}"
+        ) from None
     except LayoutError as error:
         raise RunError(str(error)) from None
     seconds = time.perf_counter() - started
     if not metrics_path.exists():
-        raise RunError(f"{notebook}: ran but wrote no metrics file {metrics_path} (its last cell "
-                       "must call run.finish())")
+        raise RunError(
+            f"{notebook}: ran but wrote no metrics file {metrics_path} (its last cell must call run.finish())"
+        )
     print(f"[{notebook}] done in {seconds:.0f} s -> {executed}", flush=True)
     return NotebookResult(notebook, executed, metrics_path, seconds)
 
@@ -180,8 +208,11 @@ def interruption_note(notebook: str, since: float) -> str:
             continue
         if info.get("updated", 0) >= since and (latest is None or info["updated"] > latest["updated"]):
             latest = info
-    where = (f"; {latest['name']} is stored after epoch {latest['epochs_done']} of {latest['epochs']}"
-             if latest else "; no epoch had finished")
+    where = (
+        f"; {latest['name']} is stored after epoch {latest['epochs_done']} of {latest['epochs']}"
+        if latest
+        else "; no epoch had finished"
+    )
     return f"interrupted in {notebook}{where}. Rerun the same command to resume from the stored epochs."
 
 
@@ -206,8 +237,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.runner", description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="*", help="notebook names (default: all)")
     parser.add_argument("--profile", default="default", choices=PROFILES)
-    parser.add_argument("-p", "--parameter", action="append", default=[], metavar="KEY=VALUE",
-                        help="set one parameter (repeatable); wins over the profile's value")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set one parameter (repeatable); wins over the profile's value",
+    )
     parser.add_argument("--out", type=Path, help="output folder (default runs/<profile>)")
     parser.add_argument("--no-report", action="store_true", help="skip the PDF/HTML report")
     args = parser.parse_args(argv)
@@ -218,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         missing = [n for n in names if n not in available_notebooks()]
         if missing:
             raise RunError(f"unknown notebook(s) {missing}; available: {', '.join(available_notebooks())}")
-        for name in names:                       # every check before the first notebook runs
+        for name in names:  # every check before the first notebook runs
             check_source_in_sync(name)
             check_parameters(name, args.profile, overrides)
         results = []
@@ -230,8 +267,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\n" + (interruption_note(current, started) if current else "interrupted before any notebook ran"),
-              file=sys.stderr)
+        print(
+            "\n" + (interruption_note(current, started) if current else "interrupted before any notebook ran"),
+            file=sys.stderr,
+        )
         return 130
     total = sum(r.seconds for r in results)
     print(f"ran {len(results)} notebook(s) in {total:.0f} s (profile {args.profile})")

@@ -28,8 +28,10 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, float)), np.atleast_1d(np.asarray(mu2, float))
     sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, float)), np.atleast_2d(np.asarray(sigma2, float))
     if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
-        raise ValueError(f"means {mu1.shape}, {mu2.shape} and covariances {sigma1.shape}, {sigma2.shape} "
-                         "must describe Gaussians of the same dimension")
+        raise ValueError(
+            f"means {mu1.shape}, {mu2.shape} and covariances {sigma1.shape}, {sigma2.shape} "
+            "must describe Gaussians of the same dimension"
+        )
     root = _psd_sqrt(sigma1)
     middle = root @ sigma2 @ root
     trace_covmean = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
@@ -47,21 +49,27 @@ def features_and_logits(classifier: nn.Module, images: torch.Tensor, batch_size:
     """Penultimate features and logits of a ``features``/``head`` classifier (SequentialCNN) (05)."""
     device = next(classifier.parameters()).device
     with evaluating(classifier):
-        feats = torch.cat([classifier.features(images[i:i + batch_size].to(device)).flatten(1).cpu()
-                           for i in range(0, len(images), batch_size)])
-        logits = torch.cat([classifier.head(feats[i:i + batch_size].to(device)).cpu()
-                            for i in range(0, len(feats), batch_size)])
+        feats = torch.cat(
+            [
+                classifier.features(images[i : i + batch_size].to(device)).flatten(1).cpu()
+                for i in range(0, len(images), batch_size)
+            ]
+        )
+        logits = torch.cat(
+            [classifier.head(feats[i : i + batch_size].to(device)).cpu() for i in range(0, len(feats), batch_size)]
+        )
     return feats, logits
 
 
-def sample_scores(classifier: nn.Module, reference: torch.Tensor, samples: torch.Tensor,
-                  n_classes: int = 10) -> dict:
+def sample_scores(classifier: nn.Module, reference: torch.Tensor, samples: torch.Tensor, n_classes: int = 10) -> dict:
     """FD of ``samples`` to ``reference`` images, mean confidence, class histogram and coverage (05)."""
     ref_feats, _ = features_and_logits(classifier, reference)
     feats, logits = features_and_logits(classifier, samples)
     probs = logits.softmax(1)
     histogram = np.bincount(probs.argmax(1).numpy(), minlength=n_classes) / len(samples)
-    return {"fd": frechet_distance(*feature_stats(ref_feats.numpy()), *feature_stats(feats.numpy())),
-            "confidence": float(probs.max(1).values.mean()),
-            "classes_covered": int((histogram >= 0.5 / n_classes).sum()),
-            "histogram": histogram.round(4).tolist()}
+    return {
+        "fd": frechet_distance(*feature_stats(ref_feats.numpy()), *feature_stats(feats.numpy())),
+        "confidence": float(probs.max(1).values.mean()),
+        "classes_covered": int((histogram >= 0.5 / n_classes).sum()),
+        "histogram": histogram.round(4).tolist(),
+    }

@@ -31,12 +31,13 @@ import os
 import pickle
 import socket
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from .checkpoint import config_fingerprint, write_json_atomically
 
-RESULT_FORMAT = 1          # bump when the stored JSON changes meaning
+RESULT_FORMAT = 1  # bump when the stored JSON changes meaning
 
 
 class GridPointError(RuntimeError):
@@ -58,14 +59,23 @@ def point_fingerprint(evaluate: Callable, point: Mapping[str, Any], fixed: Mappi
     """A stable hash of everything that determines a point's result (function, point, fixed, torch) (02)."""
     import torch
 
-    return config_fingerprint({"format": RESULT_FORMAT, "task": task_name(evaluate), "point": dict(point),
-                               "fixed": dict(fixed), "torch": torch.__version__.split("+")[0]})
+    return config_fingerprint(
+        {
+            "format": RESULT_FORMAT,
+            "task": task_name(evaluate),
+            "point": dict(point),
+            "fixed": dict(fixed),
+            "torch": torch.__version__.split("+")[0],
+        }
+    )
 
 
 # --------------------------------------------------------------------------- one point, anywhere
 
-def run_point(evaluate: Callable, point: Mapping[str, Any], fixed: Mapping[str, Any],
-              threads: int = 1) -> dict[str, Any]:
+
+def run_point(
+    evaluate: Callable, point: Mapping[str, Any], fixed: Mapping[str, Any], threads: int = 1
+) -> dict[str, Any]:
     """Run one grid point with ``threads`` torch threads; what any executor's worker executes (02)."""
     import torch
 
@@ -93,6 +103,7 @@ def _read_stored(path: Path) -> dict[str, Any] | None:
 
 # --------------------------------------------------------------------------- executors
 
+
 def parse_executor(executor: Any) -> tuple[str, Any]:
     """``("serial", None)``, ``("local", workers)`` or ``("dask", address or Client)`` (02)."""
     if executor is None or executor == "local":
@@ -109,27 +120,32 @@ def parse_executor(executor: Any) -> tuple[str, Any]:
             raise ValueError(f"executor {executor!r}: the worker count after 'local:' must be a positive integer")
         return "local", int(count)
     if executor.startswith("dask://"):
-        return "dask", "tcp://" + executor[len("dask://"):]
+        return "dask", "tcp://" + executor[len("dask://") :]
     if executor.startswith("tcp://"):
         return "dask", executor
-    raise ValueError(f"unknown executor {executor!r}; use 'local', 'local:N', 'serial' or "
-                     "'dask://host:8786' (a Dask scheduler's address)")
+    raise ValueError(
+        f"unknown executor {executor!r}; use 'local', 'local:N', 'serial' or "
+        "'dask://host:8786' (a Dask scheduler's address)"
+    )
 
 
 def _dask_client(address):
     try:
         from distributed import Client
     except ImportError:
-        raise ImportError("executor 'dask://...' needs Dask distributed, an optional extra: "
-                          "pip install -r requirements-extra.txt (or pip install 'dl-workbook-helpers[cluster]')"
-                          ) from None
+        raise ImportError(
+            "executor 'dask://...' needs Dask distributed, an optional extra: "
+            "pip install -r requirements-extra.txt (or pip install 'dl-workbook-helpers[cluster]')"
+        ) from None
     if not isinstance(address, str):
         return address, False
     try:
         return Client(address, timeout="20s"), True
     except OSError as error:
-        raise ConnectionError(f"no Dask scheduler answers at {address} ({error}); start one with "
-                              "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`") from None
+        raise ConnectionError(
+            f"no Dask scheduler answers at {address} ({error}); start one with "
+            "`dask scheduler` and workers with `dask worker ADDRESS --nthreads 1`"
+        ) from None
 
 
 def _run_serial(todo, evaluate, fixed, done):
@@ -145,11 +161,13 @@ def _run_local(todo, evaluate, fixed, workers, retries, done):
     try:
         pickle.dumps(evaluate)
     except (pickle.PicklingError, AttributeError, TypeError) as error:
-        raise TypeError(f"evaluate {task_name(evaluate)} cannot be sent to worker processes ({error}); "
-                        "make it a module-level function in helpers (see helpers.search.cae_grid_point) "
-                        "or use executor='serial'") from None
+        raise TypeError(
+            f"evaluate {task_name(evaluate)} cannot be sent to worker processes ({error}); "
+            "make it a module-level function in helpers (see helpers.search.cae_grid_point) "
+            "or use executor='serial'"
+        ) from None
     remaining, lost = dict(todo), dict.fromkeys(todo, 0)
-    context = multiprocessing.get_context("spawn")      # no fork of a process holding torch threads
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
     while remaining:
         with ProcessPoolExecutor(max_workers=min(workers, len(remaining)), mp_context=context) as pool:
             futures = {pool.submit(run_point, evaluate, point, fixed): index for index, point in remaining.items()}
@@ -164,13 +182,15 @@ def _run_local(todo, evaluate, fixed, workers, retries, done):
                     done(index, record)
                     del remaining[index]
             except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)     # a failed point stops the search now
+                pool.shutdown(wait=False, cancel_futures=True)  # a failed point stops the search now
                 raise
         given_up = [remaining[i] for i in remaining if lost[i] > retries]
         if given_up:
-            raise GridPointError(f"the local pool lost its worker {retries + 1} times while these points were "
-                                 f"unfinished: {given_up}; a point that kills its worker (out of memory?) "
-                                 "needs fewer workers (executor='local:1') or a smaller setting")
+            raise GridPointError(
+                f"the local pool lost its worker {retries + 1} times while these points were "
+                f"unfinished: {given_up}; a point that kills its worker (out of memory?) "
+                "needs fewer workers (executor='local:1') or a smaller setting"
+            )
         if remaining:
             print(f"grid: a worker died; re-running {len(remaining)} unfinished point(s)")
 
@@ -189,9 +209,17 @@ def _run_dask(todo, evaluate, fixed, client, done):
 
 # --------------------------------------------------------------------------- the search
 
-def grid_search(grid: Mapping[str, Sequence[Any]], evaluate: Callable[..., Mapping[str, float]],
-                score: str = "val_loss", fixed: Mapping[str, Any] | None = None, executor: Any = "local",
-                results_dir: str | Path | None = None, retries: int = 2, verbose: bool = True):
+
+def grid_search(
+    grid: Mapping[str, Sequence[Any]],
+    evaluate: Callable[..., Mapping[str, float]],
+    score: str = "val_loss",
+    fixed: Mapping[str, Any] | None = None,
+    executor: Any = "local",
+    results_dir: str | Path | None = None,
+    retries: int = 2,
+    verbose: bool = True,
+):
     """Run ``evaluate(**point, **fixed)`` on every grid point through ``executor``; a table in grid order (02).
 
     ``evaluate`` returns a dictionary holding ``score``. Finished points are stored in
@@ -227,10 +255,17 @@ def grid_search(grid: Mapping[str, Sequence[Any]], evaluate: Callable[..., Mappi
     todo = {i: p for i, p in enumerate(points) if i not in records}
     started = time.perf_counter()
     if verbose:
-        where = ("in this process" if kind == "serial" else f"on a local pool of {min(target, len(todo))} worker(s)"
-                 if kind == "local" else f"on the Dask cluster {getattr(target, 'scheduler', target)}")
-        print(f"grid: {len(points)} points, {len(records)} already in {folder}, {len(todo)} to run"
-              + (f" {where}" if todo else ""))
+        where = (
+            "in this process"
+            if kind == "serial"
+            else f"on a local pool of {min(target, len(todo))} worker(s)"
+            if kind == "local"
+            else f"on the Dask cluster {getattr(target, 'scheduler', target)}"
+        )
+        print(
+            f"grid: {len(points)} points, {len(records)} already in {folder}, {len(todo)} to run"
+            + (f" {where}" if todo else "")
+        )
     if todo:
         try:
             if kind == "serial":
@@ -248,8 +283,10 @@ def grid_search(grid: Mapping[str, Sequence[Any]], evaluate: Callable[..., Mappi
             raise
         except Exception as error:
             failed = next((points[i] for i in todo if i not in records), None)
-            raise GridPointError(f"grid search stopped: {type(error).__name__}: {error} (first unfinished "
-                                 f"point {failed}; finished points are kept in {folder})") from error
+            raise GridPointError(
+                f"grid search stopped: {type(error).__name__}: {error} (first unfinished "
+                f"point {failed}; finished points are kept in {folder})"
+            ) from error
         if verbose:
             print(f"grid: ran {len(todo)} point(s) in {time.perf_counter() - started:.1f} s")
     rows = [{**points[i], **records[i]["result"], "time_s": records[i]["time_s"]} for i in range(len(points))]
@@ -257,6 +294,7 @@ def grid_search(grid: Mapping[str, Sequence[Any]], evaluate: Callable[..., Mappi
 
 
 # --------------------------------------------------------------------------- 003.2's evaluate
+
 
 def holdout_split(dataset: str, val_size: int, train_limit: int = 0, seed: int = 0):
     """``(train, val)`` of a named data set: val = the first ``val_size`` training images, train = the
@@ -270,9 +308,20 @@ def holdout_split(dataset: str, val_size: int, train_limit: int = 0, seed: int =
 _cached_holdout = functools.lru_cache(maxsize=4)(holdout_split)
 
 
-def cae_grid_point(latent: int, weight_decay: float, dropout: float, batch: int, epochs: int, *,
-                   dataset: str, val_size: int, train_limit: int, seed: int, lr: float,
-                   device: str = "cpu") -> dict[str, float]:
+def cae_grid_point(
+    latent: int,
+    weight_decay: float,
+    dropout: float,
+    batch: int,
+    epochs: int,
+    *,
+    dataset: str,
+    val_size: int,
+    train_limit: int,
+    seed: int,
+    lr: float,
+    device: str = "cpu",
+) -> dict[str, float]:
     """003.2's evaluate: train a ``conv_autoencoder(latent, dropout)`` with MSE and Adam on
     ``holdout_split(dataset, val_size, train_limit, seed)`` (loaded by name, once per worker);
     its last validation and training MSE (02)."""
@@ -284,8 +333,17 @@ def cae_grid_point(latent: int, weight_decay: float, dropout: float, batch: int,
     train, val = _cached_holdout(dataset, val_size, train_limit, seed)
     torch.manual_seed(seed)
     model = conv_autoencoder(latent, dropout=dropout)
-    trainer = Trainer(epochs, lr=lr, loss="mse", task="reconstruction", batch_size=batch,
-                      weight_decay=weight_decay, seed=seed, device=device, show_progress=False,
-                      name=f"grid k{latent} wd{weight_decay:g} do{dropout:g} b{batch} e{epochs}")
+    trainer = Trainer(
+        epochs,
+        lr=lr,
+        loss="mse",
+        task="reconstruction",
+        batch_size=batch,
+        weight_decay=weight_decay,
+        seed=seed,
+        device=device,
+        show_progress=False,
+        name=f"grid k{latent} wd{weight_decay:g} do{dropout:g} b{batch} e{epochs}",
+    )
     history = trainer.fit(model, train, val, eval_name="val")
     return {"val_loss": history.last("val_loss"), "train_loss": history.last("train_loss")}

@@ -15,8 +15,9 @@ code. ``tests/test_statements.py`` re-derives every recorded outcome from its re
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 HIGHER, LOWER, NEUTRAL = "higher", "lower", "neither"
 SAME = "no measurable difference"
@@ -58,9 +59,19 @@ def standard_error(accuracy: float, n: int) -> float:
     return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n)
 
 
-def compare(a_name: str, a: float, b_name: str, b: float, better: str = HIGHER,
-            spread: tuple[float, str] | None = None, factor: float = 2.0, fmt: str = "{:.3g}",
-            diff_fmt: str | None = None, exact: bool = False, key: str | None = None) -> Statement:
+def compare(
+    a_name: str,
+    a: float,
+    b_name: str,
+    b: float,
+    better: str = HIGHER,
+    spread: tuple[float, str] | None = None,
+    factor: float = 2.0,
+    fmt: str = "{:.3g}",
+    diff_fmt: str | None = None,
+    exact: bool = False,
+    key: str | None = None,
+) -> Statement:
     """Which of two numbers is better, judged against ``factor`` x the noise ``spread`` = (value, what it is).
 
     Without a spread the difference is reported as measured in one run ("single run, no noise estimate").
@@ -70,15 +81,17 @@ def compare(a_name: str, a: float, b_name: str, b: float, better: str = HIGHER,
     _check_better(better, neutral=True)
     _finite(**{a_name: a, b_name: b})
     diff_fmt = diff_fmt or fmt
-    gain = (b - a) if better == LOWER else (a - b)          # > 0: a is better (or larger, when neutral)
+    gain = (b - a) if better == LOWER else (a - b)  # > 0: a is better (or larger, when neutral)
     margin = factor * spread[0] if spread else 0.0
     if spread and spread[0] < 0:
         raise ValueError(f"spread {spread[0]!r} is negative: pass a standard deviation or standard error")
     outcome = "same" if abs(gain) <= margin else ("a" if gain > 0 else "b")
     values = f"{a_name} {fmt.format(a)}, {b_name} {fmt.format(b)}"
     if outcome == "same":
-        text = (f"{a_name} and {b_name} differ by {diff_fmt.format(abs(a - b))} ({values}), within "
-                f"{factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])}): {SAME}")
+        text = (
+            f"{a_name} and {b_name} differ by {diff_fmt.format(abs(a - b))} ({values}), within "
+            f"{factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])}): {SAME}"
+        )
     else:
         winner, loser = (a_name, b_name) if outcome == "a" else (b_name, a_name)
         if better == NEUTRAL:
@@ -89,15 +102,29 @@ def compare(a_name: str, a: float, b_name: str, b: float, better: str = HIGHER,
             text += f", more than {factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])})"
         elif not exact:
             text += ", a single run without a noise estimate"
-    verdict = {"kind": "compare", "a": {"name": a_name, "value": float(a)}, "b": {"name": b_name, "value": float(b)},
-               "better": better, "spread": float(spread[0]) if spread else None,
-               "spread_label": spread[1] if spread else None, "factor": factor, "outcome": outcome}
+    verdict = {
+        "kind": "compare",
+        "a": {"name": a_name, "value": float(a)},
+        "b": {"name": b_name, "value": float(b)},
+        "better": better,
+        "spread": float(spread[0]) if spread else None,
+        "spread_label": spread[1] if spread else None,
+        "factor": factor,
+        "outcome": outcome,
+    }
     return Statement(key or "compare", text, verdict)
 
 
-def best_of(values: Mapping[str, float], better: str = HIGHER, spread: tuple[float, str] | None = None,
-            factor: float = 2.0, fmt: str = "{:.3g}", what: str = "", diff_fmt: str | None = None,
-            key: str | None = None) -> Statement:
+def best_of(
+    values: Mapping[str, float],
+    better: str = HIGHER,
+    spread: tuple[float, str] | None = None,
+    factor: float = 2.0,
+    fmt: str = "{:.3g}",
+    what: str = "",
+    diff_fmt: str | None = None,
+    key: str | None = None,
+) -> Statement:
     """The best of several named numbers, and whether it leads the runner-up by more than the noise."""
     _check_better(better)
     diff_fmt = diff_fmt or fmt
@@ -113,19 +140,33 @@ def best_of(values: Mapping[str, float], better: str = HIGHER, spread: tuple[flo
     what = f" {what}" if what else ""
     if outcome == "clear":
         text = f"{first} has the best{what} ({listing}; {better} is better)"
-        text += (f", leading {second} by {diff_fmt.format(lead)}, more than {factor:g}× the {spread[1]}" if spread
-                 else f", leading {second} by {diff_fmt.format(lead)} in a single run without a noise estimate")
+        text += (
+            f", leading {second} by {diff_fmt.format(lead)}, more than {factor:g}× the {spread[1]}"
+            if spread
+            else f", leading {second} by {diff_fmt.format(lead)} in a single run without a noise estimate"
+        )
     else:
-        text = (f"{first} and {second} share the best{what} ({listing}): their gap of {diff_fmt.format(lead)} is "
-                f"within {factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])}), {SAME}")
-    verdict = {"kind": "best_of", "values": {n: float(v) for n, v in values.items()}, "better": better,
-               "spread": float(spread[0]) if spread else None, "spread_label": spread[1] if spread else None,
-               "factor": factor, "best": first, "runner_up": second, "outcome": outcome}
+        text = (
+            f"{first} and {second} share the best{what} ({listing}): their gap of {diff_fmt.format(lead)} is "
+            f"within {factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])}), {SAME}"
+        )
+    verdict = {
+        "kind": "best_of",
+        "values": {n: float(v) for n, v in values.items()},
+        "better": better,
+        "spread": float(spread[0]) if spread else None,
+        "spread_label": spread[1] if spread else None,
+        "factor": factor,
+        "best": first,
+        "runner_up": second,
+        "outcome": outcome,
+    }
     return Statement(key or "best_of", text, verdict)
 
 
-def similar(values: Mapping[str, float], what: str, max_ratio: float = 1.5, fmt: str = "{:,.0f}",
-            key: str | None = None) -> Statement:
+def similar(
+    values: Mapping[str, float], what: str, max_ratio: float = 1.5, fmt: str = "{:,.0f}", key: str | None = None
+) -> Statement:
     """Whether positive numbers are similar (largest / smallest <= ``max_ratio``) or differ by a factor."""
     _finite(**values)
     if min(values.values()) <= 0:
@@ -137,13 +178,25 @@ def similar(values: Mapping[str, float], what: str, max_ratio: float = 1.5, fmt:
         text = f"the {what} are similar ({listing}: at most {ratio:.2f}× apart, within {max_ratio:g}×)"
     else:
         text = f"the {what} are not similar ({listing}): the largest is {ratio:.1f}× the smallest"
-    verdict = {"kind": "similar", "values": {n: float(v) for n, v in values.items()}, "max_ratio": max_ratio,
-               "ratio": ratio, "outcome": outcome}
+    verdict = {
+        "kind": "similar",
+        "values": {n: float(v) for n, v in values.items()},
+        "max_ratio": max_ratio,
+        "ratio": ratio,
+        "outcome": outcome,
+    }
     return Statement(key or "similar", text, verdict)
 
 
-def near(name: str, value: float, reference_name: str, reference: float, rel_tol: float = 0.1,
-         fmt: str = "{:.3g}", key: str | None = None) -> Statement:
+def near(
+    name: str,
+    value: float,
+    reference_name: str,
+    reference: float,
+    rel_tol: float = 0.1,
+    fmt: str = "{:.3g}",
+    key: str | None = None,
+) -> Statement:
     """Whether ``value`` lies within ``rel_tol`` (relative) of a reference such as a trivial baseline."""
     _finite(**{name: value, reference_name: reference})
     if reference == 0:
@@ -151,11 +204,18 @@ def near(name: str, value: float, reference_name: str, reference: float, rel_tol
     gap = abs(value - reference) / abs(reference)
     outcome = "near" if gap <= rel_tol else "far"
     pair = f"{name} {fmt.format(value)}, {reference_name} {fmt.format(reference)}"
-    text = (f"{name} is near {reference_name} ({pair}: {gap:.0%} apart, within {rel_tol:.0%})" if outcome == "near"
-            else f"{name} is well away from {reference_name} ({pair}: {gap:.0%} apart, more than {rel_tol:.0%})")
-    verdict = {"kind": "near", "value": {"name": name, "value": float(value)},
-               "reference": {"name": reference_name, "value": float(reference)}, "rel_tol": rel_tol,
-               "outcome": outcome}
+    text = (
+        f"{name} is near {reference_name} ({pair}: {gap:.0%} apart, within {rel_tol:.0%})"
+        if outcome == "near"
+        else f"{name} is well away from {reference_name} ({pair}: {gap:.0%} apart, more than {rel_tol:.0%})"
+    )
+    verdict = {
+        "kind": "near",
+        "value": {"name": name, "value": float(value)},
+        "reference": {"name": reference_name, "value": float(reference)},
+        "rel_tol": rel_tol,
+        "outcome": outcome,
+    }
     return Statement(key or "near", text, verdict)
 
 
@@ -163,24 +223,42 @@ def agrees(name: str, error: float, tolerance: float, key: str | None = None) ->
     """A numerical check: ``error`` (a max abs difference) against a stated ``tolerance``."""
     _finite(**{name: error})
     outcome = "agrees" if error <= tolerance else "disagrees"
-    text = (f"{name}: agrees (max difference {error:.1e} ≤ tolerance {tolerance:.0e})" if outcome == "agrees"
-            else f"{name}: does not agree (max difference {error:.1e} > tolerance {tolerance:.0e})")
+    text = (
+        f"{name}: agrees (max difference {error:.1e} ≤ tolerance {tolerance:.0e})"
+        if outcome == "agrees"
+        else f"{name}: does not agree (max difference {error:.1e} > tolerance {tolerance:.0e})"
+    )
     verdict = {"kind": "agrees", "error": float(error), "tolerance": tolerance, "outcome": outcome}
     return Statement(key or "agrees", text, verdict)
 
 
-def meets(name: str, value: float, goal_name: str, goal: float, better: str = LOWER, fmt: str = "{:.3g}",
-          key: str | None = None) -> Statement:
+def meets(
+    name: str,
+    value: float,
+    goal_name: str,
+    goal: float,
+    better: str = LOWER,
+    fmt: str = "{:.3g}",
+    key: str | None = None,
+) -> Statement:
     """Whether ``value`` meets a stated goal (at most ``goal`` when lower is better, at least when higher)."""
     _check_better(better)
     _finite(**{name: value, goal_name: goal})
     ok = value <= goal if better == LOWER else value >= goal
     outcome = "meets" if ok else "misses"
     bound = "≤" if better == LOWER else "≥"
-    text = (f"{name} meets {goal_name} ({fmt.format(value)} {bound} {fmt.format(goal)})" if ok
-            else f"{name} misses {goal_name} ({fmt.format(value)}, goal {bound} {fmt.format(goal)})")
-    verdict = {"kind": "meets", "value": {"name": name, "value": float(value)},
-               "goal": {"name": goal_name, "value": float(goal)}, "better": better, "outcome": outcome}
+    text = (
+        f"{name} meets {goal_name} ({fmt.format(value)} {bound} {fmt.format(goal)})"
+        if ok
+        else f"{name} misses {goal_name} ({fmt.format(value)}, goal {bound} {fmt.format(goal)})"
+    )
+    verdict = {
+        "kind": "meets",
+        "value": {"name": name, "value": float(value)},
+        "goal": {"name": goal_name, "value": float(goal)},
+        "better": better,
+        "outcome": outcome,
+    }
     return Statement(key or "meets", text, verdict)
 
 
@@ -194,11 +272,18 @@ def sentence_matches(verdict: Mapping[str, Any], sentence: str) -> bool:
             return SAME in sentence and f" {verb} " not in sentence.split("(")[0]
         winner, loser = (a, b) if outcome == "a" else (b, a)
         return sentence.startswith(f"{winner} {verb} {loser}") and SAME not in sentence
-    phrases = {("best_of", "clear"): f"{verdict.get('best')} has the best",
-               ("best_of", "tied"): "share the best", ("similar", "similar"): "are similar",
-               ("similar", "different"): "are not similar", ("near", "near"): " is near ",
-               ("near", "far"): " is well away from ", ("meets", "meets"): " meets ", ("meets", "misses"): " misses ",
-               ("agrees", "agrees"): ": agrees", ("agrees", "disagrees"): ": does not agree"}
+    phrases = {
+        ("best_of", "clear"): f"{verdict.get('best')} has the best",
+        ("best_of", "tied"): "share the best",
+        ("similar", "similar"): "are similar",
+        ("similar", "different"): "are not similar",
+        ("near", "near"): " is near ",
+        ("near", "far"): " is well away from ",
+        ("meets", "meets"): " meets ",
+        ("meets", "misses"): " misses ",
+        ("agrees", "agrees"): ": agrees",
+        ("agrees", "disagrees"): ": does not agree",
+    }
     return phrases[(kind, outcome)] in sentence
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import ast
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import nbformat
 from nbconvert.preprocessors import ClearOutputPreprocessor, Preprocessor
@@ -83,11 +83,15 @@ class StudentCopy(Preprocessor):
                 names = defined_names(cell.source)
                 need = f" It must define {', '.join(names)}, which later cells use." if names else ""
                 task = f"{heading}: write the code for this step as described above.{need}"
-                cell = nbformat.v4.new_code_cell(f"# Task {task}\nraise NotImplementedError({task!r})",
-                                                 metadata={"tags": [SOLUTION_TAG]})
+                cell = nbformat.v4.new_code_cell(
+                    f"# Task {task}\nraise NotImplementedError({task!r})", metadata={"tags": [SOLUTION_TAG]}
+                )
             elif ANSWER_TAG in tags:
-                text = (question_of(cell.source) if cell.cell_type == "markdown" else
-                        f"*Discuss the results above ({heading}) in your own words.*")
+                text = (
+                    question_of(cell.source)
+                    if cell.cell_type == "markdown"
+                    else f"*Discuss the results above ({heading}) in your own words.*"
+                )
                 cell = nbformat.v4.new_markdown_cell(text, metadata={"tags": [ANSWER_TAG]})
             cells.append(cell)
         nb.cells = cells

@@ -26,9 +26,9 @@ import shutil
 import sys
 import tomllib
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Sequence
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
@@ -46,6 +46,7 @@ class SubmissionError(RuntimeError):
 
 # --------------------------------------------------------------------------- the assignments
 
+
 @dataclass(frozen=True)
 class Assignment:
     """One assignment: its items in the text's order, the notebooks holding them, the answer code."""
@@ -54,7 +55,7 @@ class Assignment:
     title: str
     items: tuple[str, ...]
     notebooks: tuple[str, ...]
-    answer_code: tuple[str, ...] = ()     # "module:qualified.name" printed in the PDF's code section
+    answer_code: tuple[str, ...] = ()  # "module:qualified.name" printed in the PDF's code section
 
     def order(self, item: str) -> int | None:
         """Position of ``item`` (or of its longest listed prefix) in the assignment; None if not ours."""
@@ -62,31 +63,85 @@ class Assignment:
         return max(matches, key=lambda i: len(self.items[i])) if matches else None
 
 
-ASSIGNMENTS: dict[str, Assignment] = {a.code: a for a in [
-    Assignment("000", "Exercise 2: classifying and encoding models for MNIST",
-               ("000.1", "000.2", "000.3", "000.4", "000.5", "000.T1", "000.T2", "000.T3"),
-               ("01_cnn_classifier", "02_autoencoders"),
-               ("helpers.models.autoencoders:ConvEncoder", "helpers.models.autoencoders:ConvDecoder",
-                "helpers.models.autoencoders:MLPHead", "helpers.models.composite:EncoderHead")),
-    Assignment("001", "Homework 4: a CNN with hand-written backpropagation", ("001",), ("01_cnn_classifier",),
-               ("helpers.engine:Conv2dSame", "helpers.engine:MaxPool2x2", "helpers.engine:Linear",
-                "helpers.engine:softmax_cross_entropy", "helpers.engine:Momentum", "helpers.engine:RMSProp")),
-    Assignment("002", "Exercise II: backpropagation, CNNs and autoencoders",
-               ("002.P1", "002.P2", "002.P3", "002.P4.1", "002.P4.2", "002.P5.1", "002.P5.2", "002.P5.3",
-                "002.P5.4", "002.P6.1", "002.P6.2", "002.P6.3"),
-               ("01_cnn_classifier", "02_autoencoders", "04_denoising"),
-               ("helpers.models.classifiers:FortyFilterCNN", "helpers.models.autoencoders:MLPAutoencoder",
-                "helpers.models.autoencoders:ConvAutoencoder2D")),
-    Assignment("003", "Homework 2: convolutional autoencoder and DCGAN",
-               ("003.1", "003.2", "003.3", "003.4", "003.5"), ("02_autoencoders", "05_gan"),
-               ("helpers.models.autoencoders:ConvEncoder", "helpers.models.autoencoders:ConvDecoder",
-                "helpers.models.gan:Generator", "helpers.models.gan:Discriminator")),
-    Assignment("004", "Practical work: non-sequential architectures, transfer learning, autoencoders",
-               ("004.Ex1", "004.Ex2", "004.Ex3", "004.Ex4"),
-               ("01_cnn_classifier", "03_transfer_learning", "04_denoising"),
-               ("helpers.models.classifiers:InceptionBlock", "helpers.models.classifiers:ResidualBlock",
-                "helpers.models.composite:EncoderHead", "helpers.models.denoising:ConvDenoiser")),
-]}
+ASSIGNMENTS: dict[str, Assignment] = {
+    a.code: a
+    for a in [
+        Assignment(
+            "000",
+            "Exercise 2: classifying and encoding models for MNIST",
+            ("000.1", "000.2", "000.3", "000.4", "000.5", "000.T1", "000.T2", "000.T3"),
+            ("01_cnn_classifier", "02_autoencoders"),
+            (
+                "helpers.models.autoencoders:ConvEncoder",
+                "helpers.models.autoencoders:ConvDecoder",
+                "helpers.models.autoencoders:MLPHead",
+                "helpers.models.composite:EncoderHead",
+            ),
+        ),
+        Assignment(
+            "001",
+            "Homework 4: a CNN with hand-written backpropagation",
+            ("001",),
+            ("01_cnn_classifier",),
+            (
+                "helpers.engine:Conv2dSame",
+                "helpers.engine:MaxPool2x2",
+                "helpers.engine:Linear",
+                "helpers.engine:softmax_cross_entropy",
+                "helpers.engine:Momentum",
+                "helpers.engine:RMSProp",
+            ),
+        ),
+        Assignment(
+            "002",
+            "Exercise II: backpropagation, CNNs and autoencoders",
+            (
+                "002.P1",
+                "002.P2",
+                "002.P3",
+                "002.P4.1",
+                "002.P4.2",
+                "002.P5.1",
+                "002.P5.2",
+                "002.P5.3",
+                "002.P5.4",
+                "002.P6.1",
+                "002.P6.2",
+                "002.P6.3",
+            ),
+            ("01_cnn_classifier", "02_autoencoders", "04_denoising"),
+            (
+                "helpers.models.classifiers:FortyFilterCNN",
+                "helpers.models.autoencoders:MLPAutoencoder",
+                "helpers.models.autoencoders:ConvAutoencoder2D",
+            ),
+        ),
+        Assignment(
+            "003",
+            "Homework 2: convolutional autoencoder and DCGAN",
+            ("003.1", "003.2", "003.3", "003.4", "003.5"),
+            ("02_autoencoders", "05_gan"),
+            (
+                "helpers.models.autoencoders:ConvEncoder",
+                "helpers.models.autoencoders:ConvDecoder",
+                "helpers.models.gan:Generator",
+                "helpers.models.gan:Discriminator",
+            ),
+        ),
+        Assignment(
+            "004",
+            "Practical work: non-sequential architectures, transfer learning, autoencoders",
+            ("004.Ex1", "004.Ex2", "004.Ex3", "004.Ex4"),
+            ("01_cnn_classifier", "03_transfer_learning", "04_denoising"),
+            (
+                "helpers.models.classifiers:InceptionBlock",
+                "helpers.models.classifiers:ResidualBlock",
+                "helpers.models.composite:EncoderHead",
+                "helpers.models.denoising:ConvDenoiser",
+            ),
+        ),
+    ]
+}
 
 # Metric keys that do not start with their item code.
 METRIC_ITEMS = {"study": "004.Ex2"}
@@ -94,7 +149,7 @@ METRIC_ITEMS = {"study": "004.Ex2"}
 
 def cell_items(cell) -> list[str]:
     """The item codes a cell's ``item:`` tags name (``[]`` when it starts no section)."""
-    return [t[len(ITEM_TAG):] for t in cell.get("metadata", {}).get("tags", []) if t.startswith(ITEM_TAG)]
+    return [t[len(ITEM_TAG) :] for t in cell.get("metadata", {}).get("tags", []) if t.startswith(ITEM_TAG)]
 
 
 def assignment_of(item: str) -> str:
@@ -117,11 +172,11 @@ class SelectItems(Preprocessor):
 
     def preprocess(self, nb, resources):
         spec = ASSIGNMENTS[self.assignment]
-        preamble, sections, current = [], [], None      # current: (order, cells) or "outside"
+        preamble, sections, current = [], [], None  # current: (order, cells) or "outside"
         for cell in nb.cells:
             items = cell_items(cell)
             if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# ") and not items:
-                current = None                           # a new notebook's title: its preamble follows
+                current = None  # a new notebook's title: its preamble follows
             if items:
                 orders = [o for o in map(spec.order, items) if o is not None]
                 current = (min(orders), []) if orders else "outside"
@@ -131,13 +186,14 @@ class SelectItems(Preprocessor):
                 preamble.append(cell)
             elif current != "outside":
                 current[1].append(cell)
-        sections.sort(key=lambda s: s[0])               # stable: notebook order within an item
+        sections.sort(key=lambda s: s[0])  # stable: notebook order within an item
         cells = [c for _, part in sections for c in part]
         if self.promote_headings:
             for cell in cells:
                 if cell.cell_type == "markdown":
-                    cell.source = "\n".join(line[1:] if line.startswith("##") else line
-                                            for line in cell.source.split("\n"))
+                    cell.source = "\n".join(
+                        line[1:] if line.startswith("##") else line for line in cell.source.split("\n")
+                    )
         nb.cells = (preamble if self.keep_preamble else []) + cells
         return nb, resources
 
@@ -153,6 +209,7 @@ class HideCode(Preprocessor):
 
 # --------------------------------------------------------------------------- who hands in
 
+
 @dataclass
 class Student:
     """Names and IDs that go into file names and READMEs; placeholders until configured."""
@@ -164,24 +221,28 @@ class Student:
     lastname_initials: str = "lastnameinitials"
 
     @classmethod
-    def from_toml(cls, path: Path) -> "Student":
+    def from_toml(cls, path: Path) -> Student:
         """Read ``[student]`` keys (the field names) from a TOML file; unknown keys are an error."""
         table = tomllib.loads(Path(path).read_text()).get("student", {})
         unknown = set(table) - {f.name for f in fields(cls)}
         if unknown:
-            raise SubmissionError(f"{path}: unknown [student] key(s) {sorted(unknown)}; use "
-                                  f"{', '.join(f.name for f in fields(cls))}")
+            raise SubmissionError(
+                f"{path}: unknown [student] key(s) {sorted(unknown)}; use {', '.join(f.name for f in fields(cls))}"
+            )
         return cls(**table)
 
 
 # --------------------------------------------------------------------------- per-assignment notebooks
 
+
 def executed(notebook: str, profile: str) -> nbformat.NotebookNode:
     """The runner's executed copy of ``notebook`` in ``profile`` (an error says how to make it)."""
     path = executed_notebook_path(notebook, profile)
     if not path.exists():
-        raise SubmissionError(f"no executed notebook {path}; run `make report PROFILE={profile}` "
-                              f"(or python -m helpers.runner --profile {profile}) first")
+        raise SubmissionError(
+            f"no executed notebook {path}; run `make report PROFILE={profile}` "
+            f"(or python -m helpers.runner --profile {profile}) first"
+        )
     return nbformat.read(str(path), as_version=4)
 
 
@@ -189,17 +250,19 @@ def answer_code_cells(spec: Assignment) -> list:
     """A 'Code' section: the source of the answer's models and backprop, one code cell each."""
     import importlib
 
-    cells = [nbformat.v4.new_markdown_cell(
-        "# Code of the answer\n\nThe models (and, for 001, the hand-written backward passes) exactly as the "
-        "notebooks ran them, from the workbook's `helpers` package.")]
+    cells = [
+        nbformat.v4.new_markdown_cell(
+            "# Code of the answer\n\nThe models (and, for 001, the hand-written backward passes) exactly as the "
+            "notebooks ran them, from the workbook's `helpers` package."
+        )
+    ]
     for ref in spec.answer_code:
         module, name = ref.split(":")
         obj = importlib.import_module(module)
         for part in name.split("."):
             obj = getattr(obj, part)
         cells.append(nbformat.v4.new_markdown_cell(f"## `{name}` ({module})"))
-        cells.append(nbformat.v4.new_code_cell(inspect.getsource(obj).rstrip(),
-                                               metadata={"tags": [SHOW_INPUT_TAG]}))
+        cells.append(nbformat.v4.new_code_cell(inspect.getsource(obj).rstrip(), metadata={"tags": [SHOW_INPUT_TAG]}))
     return cells
 
 
@@ -213,14 +276,21 @@ def assignment_notebook(code: str, profile: str, student: Student) -> nbformat.N
         merged.cells.extend(clean_outputs(executed(name, profile)).cells)
     merged, _ = SelectItems(assignment=code, promote_headings=True).preprocess(merged, {})
     metrics = [metrics_path(name, profile) for name in spec.notebooks]
-    summary = summary_markdown([m for m in metrics if m.exists()], keep=lambda key: assignment_of(key) == code,
-                               heading=f"# Summary of assignment {code}")
+    summary = summary_markdown(
+        [m for m in metrics if m.exists()],
+        keep=lambda key: assignment_of(key) == code,
+        heading=f"# Summary of assignment {code}",
+    )
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell(summary), *merged.cells, *answer_code_cells(spec)]
-    nb.metadata.update({"title": f"{code} · {spec.title}",
-                        "authors": [{"name": f"{', '.join(student.names)} · profile {profile}"}],
-                        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                        "language_info": {"name": "python"}})
+    nb.metadata.update(
+        {
+            "title": f"{code} · {spec.title}",
+            "authors": [{"name": f"{', '.join(student.names)} · profile {profile}"}],
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"},
+        }
+    )
     return nb
 
 
@@ -236,43 +306,69 @@ def assignment_pdf(code: str, profile: str, student: Student, target: Path) -> P
 
     nb = assignment_notebook(code, profile, student)
     cells = []
-    for cell in nb.cells:                  # listings in a smaller font, so 100-character lines fit
+    for cell in nb.cells:  # listings in a smaller font, so 100-character lines fit
         shown = cell.cell_type == "code" and SHOW_INPUT_TAG in cell.metadata.get("tags", [])
-        cells += ([nbformat.v4.new_raw_cell("\\begingroup\\footnotesize", metadata={"raw_mimetype": "text/latex"}),
-                   cell, nbformat.v4.new_raw_cell("\\endgroup", metadata={"raw_mimetype": "text/latex"})]
-                  if shown else [cell])
+        cells += (
+            [
+                nbformat.v4.new_raw_cell("\\begingroup\\footnotesize", metadata={"raw_mimetype": "text/latex"}),
+                cell,
+                nbformat.v4.new_raw_cell("\\endgroup", metadata={"raw_mimetype": "text/latex"}),
+            ]
+            if shown
+            else [cell]
+        )
     nb.cells = cells
     return export(nb, target.with_suffix(""), preprocessors=[HideCode()], prompts=False)
 
 
 # --------------------------------------------------------------------------- course scripts (002)
 
+
 @dataclass(frozen=True)
 class CourseScript:
     """A standalone 002 script: the helpers objects it is made of and what it trains and saves."""
 
     item: str
-    sources: tuple[str, ...]              # "module:name", pasted in this order
-    task: str                             # "classification" or "reconstruction"
-    loss: str                             # an nn loss class name
-    saves: tuple[tuple[str, str], ...]    # (file name, model constructor expression)
+    sources: tuple[str, ...]  # "module:name", pasted in this order
+    task: str  # "classification" or "reconstruction"
+    loss: str  # an nn loss class name
+    saves: tuple[tuple[str, str], ...]  # (file name, model constructor expression)
     epochs: int
     batch_size: int
 
 
 COURSE_SCRIPTS: dict[str, CourseScript] = {
-    "prob4_CNN.py": CourseScript("002.P4.2", ("helpers.training:classification_step",
-                                              "helpers.models.classifiers:FortyFilterCNN"),
-                                 "classification", "CrossEntropyLoss", (("mnist_cnn.pt", "FortyFilterCNN()"),), 5, 64),
-    "prob5_AE.py": CourseScript("002.P5.4", ("helpers.training:reconstruction_step",
-                                             "helpers.models.composite:EncoderHead",
-                                             "helpers.models.autoencoders:MLPAutoencoder"),
-                                "reconstruction", "MSELoss", (("mnist_ae.pt", "MLPAutoencoder()"),), 10, 128),
-    "prob6_CAE.py": CourseScript("002.P6.1-P6.2", ("helpers.training:reconstruction_step",
-                                                   "helpers.models.autoencoders:ConvAutoencoder2D"),
-                                 "reconstruction", "MSELoss", (("mnist_cae.pt", "ConvAutoencoder2D(skip=False)"),
-                                                               ("mnist-cae-skip.pt", "ConvAutoencoder2D(skip=True)")),
-                                 10, 128),
+    "prob4_CNN.py": CourseScript(
+        "002.P4.2",
+        ("helpers.training:classification_step", "helpers.models.classifiers:FortyFilterCNN"),
+        "classification",
+        "CrossEntropyLoss",
+        (("mnist_cnn.pt", "FortyFilterCNN()"),),
+        5,
+        64,
+    ),
+    "prob5_AE.py": CourseScript(
+        "002.P5.4",
+        (
+            "helpers.training:reconstruction_step",
+            "helpers.models.composite:EncoderHead",
+            "helpers.models.autoencoders:MLPAutoencoder",
+        ),
+        "reconstruction",
+        "MSELoss",
+        (("mnist_ae.pt", "MLPAutoencoder()"),),
+        10,
+        128,
+    ),
+    "prob6_CAE.py": CourseScript(
+        "002.P6.1-P6.2",
+        ("helpers.training:reconstruction_step", "helpers.models.autoencoders:ConvAutoencoder2D"),
+        "reconstruction",
+        "MSELoss",
+        (("mnist_cae.pt", "ConvAutoencoder2D(skip=False)"), ("mnist-cae-skip.pt", "ConvAutoencoder2D(skip=True)")),
+        10,
+        128,
+    ),
 }
 
 _SCRIPT_TEMPLATE = '''"""{name}: assignment 002 ({item}), trains on MNIST and saves {files}.
@@ -378,10 +474,18 @@ def course_script(name: str) -> str:
         modules.append(ref)
     step = f"{spec.task}_step"
     text = _SCRIPT_TEMPLATE.format(
-        name=name, item=spec.item, files=", ".join(f for f, _ in spec.saves), epochs=spec.epochs,
-        batch_size=spec.batch_size, modules=", ".join(modules), sources="\n\n\n".join(sources),
-        models=", ".join(f'"{f}": lambda: {make}' for f, make in spec.saves), step=step, loss=spec.loss,
-        task=spec.task)
+        name=name,
+        item=spec.item,
+        files=", ".join(f for f, _ in spec.saves),
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        modules=", ".join(modules),
+        sources="\n\n\n".join(sources),
+        models=", ".join(f'"{f}": lambda: {make}' for f, make in spec.saves),
+        step=step,
+        loss=spec.loss,
+        task=spec.task,
+    )
     compile(text, name, "exec")
     return text
 
@@ -399,6 +503,7 @@ def write_course_scripts(folder: Path) -> list[Path]:
 
 # --------------------------------------------------------------------------- the folders
 
+
 def _zip(target: Path, members: dict[str, Path]) -> Path:
     """Write ``target`` holding ``members`` (name in archive -> file)."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -410,8 +515,11 @@ def _zip(target: Path, members: dict[str, Path]) -> Path:
 
 def _code_files() -> dict[str, Path]:
     """The helpers package and requirements, as ``code/...`` archive members."""
-    files = {f"code/{p.relative_to(REPO_ROOT)}": p for p in sorted((REPO_ROOT / "helpers").rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts}
+    files = {
+        f"code/{p.relative_to(REPO_ROOT)}": p
+        for p in sorted((REPO_ROOT / "helpers").rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     files["code/requirements.txt"] = REPO_ROOT / "requirements.txt"
     return files
 
@@ -420,8 +528,10 @@ def _model_file(profile: str, name: str) -> Path:
     """A model file notebook 02 saved (``mnist_ae.pt`` ...) in ``profile``."""
     path = run_models_dir("02_autoencoders", profile) / name
     if not path.exists():
-        raise SubmissionError(f"{path} is missing; run notebook 02 in profile {profile} first "
-                              f"(python -m helpers.runner --profile {profile} 02_autoencoders)")
+        raise SubmissionError(
+            f"{path} is missing; run notebook 02 in profile {profile} first "
+            f"(python -m helpers.runner --profile {profile} 02_autoencoders)"
+        )
     return path
 
 
@@ -440,10 +550,12 @@ def build_submission(profile: str, student: Student, out: Path, only: Sequence[s
             stage = folder / base
             pdf = assignment_pdf(code, profile, student, stage / "ex2.pdf")
             readme = stage / "README.txt"
-            readme.write_text("Exercise 2: classifying and encoding models for MNIST\n\n" + "\n".join(
-                f"{n} ({u}), ID {i}" for n, u, i in zip(student.names, student.usernames, student.ids)) +
-                "\n\nex2.pdf: theory answers and the practical part. code/: the workbook's helpers package; "
-                "code/notebooks/: the executed notebooks.\n")
+            readme.write_text(
+                "Exercise 2: classifying and encoding models for MNIST\n\n"
+                + "\n".join(f"{n} ({u}), ID {i}" for n, u, i in zip(student.names, student.usernames, student.ids))
+                + "\n\nex2.pdf: theory answers and the practical part. code/: the workbook's helpers package; "
+                "code/notebooks/: the executed notebooks.\n"
+            )
             members = {pdf.name: pdf, "README.txt": readme, **_code_files()}
             for name in ASSIGNMENTS[code].notebooks:
                 path = stage / "code" / "notebooks" / f"{name}.ipynb"
@@ -486,8 +598,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.submission", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="default")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "submission")
-    parser.add_argument("--config", type=Path, help="TOML file with a [student] table (names, ids, usernames, "
-                                                    "roll_number, lastname_initials)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="TOML file with a [student] table (names, ids, usernames, roll_number, lastname_initials)",
+    )
     parser.add_argument("--only", nargs="*", default=[], choices=sorted(ASSIGNMENTS), help="these assignments only")
     parser.add_argument("--scripts-only", type=Path, metavar="DIR", help="only write the three course scripts to DIR")
     args = parser.parse_args(argv)

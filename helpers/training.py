@@ -16,17 +16,17 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import distributed
-from .checkpoint import (RunStore, callable_identity, data_identity, model_identity, save_checkpoint,
-                         state_fingerprint)
+from .checkpoint import RunStore, callable_identity, data_identity, model_identity, save_checkpoint, state_fingerprint
 
 _DEVICE_PRINTED: set[str] = set()
 
@@ -55,8 +55,7 @@ def pick_device(preferred: str | None = None, verbose: bool = True) -> torch.dev
         device = torch.device("cpu")
     if verbose and str(device) not in _DEVICE_PRINTED:
         _DEVICE_PRINTED.add(str(device))
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-            f"{torch.get_num_threads()} CPU threads"
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
         print(f"device: {device} ({name}), torch {torch.__version__}")
     return device
 
@@ -77,13 +76,13 @@ def evaluating(model: nn.Module):
         model.train(was_training)
 
 
-DESC_WIDTH = 16          # characters of a bar's label (longer names are cut with "…")
-POSTFIX_WIDTH = 28       # characters of the numbers after a bar
+DESC_WIDTH = 16  # characters of a bar's label (longer names are cut with "…")
+POSTFIX_WIDTH = 28  # characters of the numbers after a bar
 
 
 def _trim(text: str, width: int) -> str:
     text = " ".join(str(text).split())
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def short_postfix(record: dict[str, float], width: int = POSTFIX_WIDTH) -> str:
@@ -100,7 +99,7 @@ def short_postfix(record: dict[str, float], width: int = POSTFIX_WIDTH) -> str:
         parts.append(f"loss {record[f'{prefix}_loss']:.3g}")
     if f"{prefix}_acc" in record:
         parts.append(f"acc {100 * record[f'{prefix}_acc']:.1f}%")
-    if len(parts) == 1:      # neither: the first numbers given (e.g. a GAN's d_loss, g_loss)
+    if len(parts) == 1:  # neither: the first numbers given (e.g. a GAN's d_loss, g_loss)
         parts = [f"{k} {v:.3g}" for k, v in record.items() if isinstance(v, (int, float))][:2]
     return _trim(" ".join(parts), width)
 
@@ -113,8 +112,16 @@ class EpochLines:
     workbook uses: iteration, ``set_postfix_str``, ``set_postfix``, ``close``, ``n``.
     """
 
-    def __init__(self, iterable: Iterable, desc: str = "", total: int | None = None, initial: int = 0,
-                 unit: str = "it", per_item: bool = True, write: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        iterable: Iterable,
+        desc: str = "",
+        total: int | None = None,
+        initial: int = 0,
+        unit: str = "it",
+        per_item: bool = True,
+        write: Callable[[str], None] | None = None,
+    ):
         from .frontend import console_line
 
         self.iterable, self.desc, self.unit, self.per_item = iterable, desc, unit, per_item
@@ -157,15 +164,16 @@ class EpochLines:
         """Write the line still owed: the per-iterable line, or that of an item the loop broke out of."""
         if self._closed:
             return
-        if self._in_item:            # the caller left the loop inside an item (early stopping): it counts
+        if self._in_item:  # the caller left the loop inside an item (early stopping): it counts
             self.n, self._in_item, self._pending = self.n + 1, False, True
         if self._pending:
             self._emit()
         self._closed = True
 
 
-def progress(iterable: Iterable, desc: str = "", unit: str = "it", per_item: bool = True,
-             disable: bool = False, **kwargs):
+def progress(
+    iterable: Iterable, desc: str = "", unit: str = "it", per_item: bool = True, disable: bool = False, **kwargs
+):
     """Progress over ``iterable``: a widget bar in JupyterLab, one line per step in batch runs (01).
 
     - In a notebook open in JupyterLab (see ``helpers.frontend.live_frontend``): a ``tqdm``
@@ -187,11 +195,15 @@ def progress(iterable: Iterable, desc: str = "", unit: str = "it", per_item: boo
     if live_frontend():
         from tqdm.notebook import tqdm as notebook_tqdm
 
-        bar = notebook_tqdm(iterable, desc=_trim(desc, DESC_WIDTH), unit=unit, **kwargs,
-                            bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
-                                       "[{elapsed}<{remaining}{postfix}]")
+        bar = notebook_tqdm(
+            iterable,
+            desc=_trim(desc, DESC_WIDTH),
+            unit=unit,
+            **kwargs,
+            bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
+        )
         container = getattr(bar, "container", None)
-        if container is not None:      # full width; the bar keeps at least 120 px, texts wrap below it
+        if container is not None:  # full width; the bar keeps at least 120 px, texts wrap below it
             container.layout.width, container.layout.flex_flow = "100%", "row wrap"
             container.children[1].layout.flex, container.children[1].layout.min_width = "2", "120px"
         return bar
@@ -206,6 +218,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 # --------------------------------------------------------------------------- history
+
 
 @dataclass
 class History:
@@ -242,13 +255,13 @@ class History:
         return {"epoch": self.epoch, "batch": self.batch}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "History":
+    def from_state(cls, state: dict[str, Any]) -> History:
         """Rebuild a history saved with :meth:`state_dict`."""
-        return cls({k: list(v) for k, v in state["epoch"].items()},
-                   {k: list(v) for k, v in state["batch"].items()})
+        return cls({k: list(v) for k, v in state["epoch"].items()}, {k: list(v) for k, v in state["batch"].items()})
 
 
 # --------------------------------------------------------------------------- tasks
+
 
 def classification_step(model: nn.Module, batch: Sequence[torch.Tensor], loss_fn) -> tuple[torch.Tensor, dict]:
     """Loss and accuracy of a classifier on one ``(x, y)`` batch (01)."""
@@ -259,18 +272,32 @@ def classification_step(model: nn.Module, batch: Sequence[torch.Tensor], loss_fn
     return loss, {"correct": correct}
 
 
-def reconstruction_step(model: nn.Module, batch: Sequence[torch.Tensor], loss_fn,
-                        corrupt: Callable[[torch.Tensor], torch.Tensor] | None = None):
+def reconstruction_step(
+    model: nn.Module,
+    batch: Sequence[torch.Tensor],
+    loss_fn,
+    corrupt: Callable[[torch.Tensor], torch.Tensor] | None = None,
+):
     """Loss of an autoencoder on one batch: ``loss(model(corrupt(x)), x)`` (02, 04)."""
     x = batch[0]
     output = model(corrupt(x) if corrupt else x)
     return loss_fn(output, x), {}
 
 
-LOSSES = {"cross_entropy": nn.CrossEntropyLoss, "mse": nn.MSELoss, "l1": nn.L1Loss,
-          "bce": nn.BCELoss, "bce_logits": nn.BCEWithLogitsLoss}
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW,
-              "rmsprop": torch.optim.RMSprop, "adadelta": torch.optim.Adadelta}
+LOSSES = {
+    "cross_entropy": nn.CrossEntropyLoss,
+    "mse": nn.MSELoss,
+    "l1": nn.L1Loss,
+    "bce": nn.BCELoss,
+    "bce_logits": nn.BCEWithLogitsLoss,
+}
+OPTIMIZERS = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+    "adadelta": torch.optim.Adadelta,
+}
 
 
 def make_loss(name: str) -> nn.Module:
@@ -310,11 +337,11 @@ def schedule_factor(schedule: str, step: int, total_steps: int, warmup: float = 
     if schedule == "constant":
         return 1.0
     total = max(int(total_steps), 1)
-    rising = max(int(np.ceil(warmup * total)), 1)           # steps 0 .. rising-1 warm up
-    falling = (step - rising + 1) / max(total - rising, 1)   # 0 at the peak, 1 at the last step
+    rising = max(int(np.ceil(warmup * total)), 1)  # steps 0 .. rising-1 warm up
+    falling = (step - rising + 1) / max(total - rising, 1)  # 0 at the peak, 1 at the last step
     if schedule == "cosine":
         return (step + 1) / rising if step < rising else _cosine_between(1.0, 0.0, min(falling, 1.0))
-    start, end = 1 / 25, 1 / 25e4                        # OneCycleLR's div_factor and final_div_factor
+    start, end = 1 / 25, 1 / 25e4  # OneCycleLR's div_factor and final_div_factor
     if step < rising:
         return _cosine_between(start, 1.0, step / max(rising - 1, 1))
     return _cosine_between(1.0, end, min(falling, 1.0))
@@ -325,7 +352,7 @@ def _cosine_between(first: float, last: float, t: float) -> float:
     return float(last + (first - last) * 0.5 * (1 + np.cos(np.pi * t)))
 
 
-FLIP_SAFE = ("fashion-mnist", "cifar10")     # data sets whose classes survive a left-right flip
+FLIP_SAFE = ("fashion-mnist", "cifar10")  # data sets whose classes survive a left-right flip
 
 
 class Augment:
@@ -344,7 +371,7 @@ class Augment:
         self.shift, self.flip = int(shift), bool(flip)
 
     @classmethod
-    def for_data(cls, name: str, shift: int = 2) -> "Augment":
+    def for_data(cls, name: str, shift: int = 2) -> Augment:
         """Shifts for every data set, flips only for :data:`FLIP_SAFE` ones (01)."""
         return cls(shift=shift, flip=name in FLIP_SAFE)
 
@@ -355,9 +382,11 @@ class Augment:
         """Refuse flips on data whose labels a mirror image would change (digits, letters)."""
         name = getattr(data, "name", None)
         if self.flip and name is not None and name not in FLIP_SAFE:
-            raise ValueError(f"Augment(flip=True) on {name!r}: a mirrored digit or letter is another "
-                             f"symbol, so flips are only for {', '.join(FLIP_SAFE)}; use "
-                             f"Augment.for_data({name!r}) or flip=False")
+            raise ValueError(
+                f"Augment(flip=True) on {name!r}: a mirrored digit or letter is another "
+                f"symbol, so flips are only for {', '.join(FLIP_SAFE)}; use "
+                f"Augment.for_data({name!r}) or flip=False"
+            )
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         n, _, height, width = x.shape
@@ -365,9 +394,9 @@ class Augment:
             s = self.shift
             offsets = torch.randint(0, 2 * s + 1, (2, n), generator=generator).to(x.device)
             padded = torch.nn.functional.pad(x, (s, s, s, s))
-            rows = (offsets[0][:, None] + torch.arange(height, device=x.device))[:, :, None]   # n x H x 1
-            cols = (offsets[1][:, None] + torch.arange(width, device=x.device))[:, None, :]    # n x 1 x W
-            x = padded[torch.arange(n, device=x.device)[:, None, None], :, rows, cols]        # n x H x W x C
+            rows = (offsets[0][:, None] + torch.arange(height, device=x.device))[:, :, None]  # n x H x 1
+            cols = (offsets[1][:, None] + torch.arange(width, device=x.device))[:, None, :]  # n x 1 x W
+            x = padded[torch.arange(n, device=x.device)[:, None, None], :, rows, cols]  # n x H x W x C
             x = x.permute(0, 3, 1, 2).contiguous()
         if self.flip:
             mirror = (torch.rand(n, generator=generator) < 0.5).to(x.device)[:, None, None, None]
@@ -377,6 +406,7 @@ class Augment:
 
 # --------------------------------------------------------------------------- callbacks
 
+
 class Callback:
     """Hook called by the trainer; return ``True`` from ``on_epoch_end`` to stop (01).
 
@@ -384,7 +414,7 @@ class Callback:
     training runs) and its ``state_dict()`` is stored with every epoch, so it survives a resume.
     """
 
-    def on_epoch_end(self, trainer: "Trainer", model: nn.Module, history: History) -> bool | None:
+    def on_epoch_end(self, trainer: Trainer, model: nn.Module, history: History) -> bool | None:
         """Called after each epoch with the updated history."""
         return None
 
@@ -448,6 +478,7 @@ class BestModelCheckpoint(Callback):
 
 # --------------------------------------------------------------------------- the trainer
 
+
 class Trainer:
     """Fit a model, with history, callbacks and stored, resumable runs: the one training loop (01).
 
@@ -472,17 +503,34 @@ class Trainer:
     ``torch.compile`` (CUDA only, off by default: use it where it was measured to pay off).
     """
 
-    def __init__(self, epochs: int, lr: float = 1e-3, optimizer: str = "adam",
-                 loss: str | nn.Module = "cross_entropy", task: str = "classification",
-                 batch_size: int = 128, weight_decay: float = 0.0,
-                 optimizer_options: dict[str, Any] | None = None, seed: int = 0,
-                 device: torch.device | str | None = None, store: RunStore | str | Path | None = None,
-                 callbacks: Sequence[Callback] = (), corrupt: Callable | None = None,
-                 log_every: int = 1, show_progress: bool = True, name: str = "model",
-                 parameter_groups: Callable[[nn.Module], list[dict]] | None = None, workers: int = 2,
-                 schedule: str = "constant", warmup: float = 0.3, label_smoothing: float = 0.0,
-                 augment: Augment | None = None, amp: bool | None = None,
-                 channels_last: bool | None = None, compile: bool = False):
+    def __init__(
+        self,
+        epochs: int,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        loss: str | nn.Module = "cross_entropy",
+        task: str = "classification",
+        batch_size: int = 128,
+        weight_decay: float = 0.0,
+        optimizer_options: dict[str, Any] | None = None,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+        store: RunStore | str | Path | None = None,
+        callbacks: Sequence[Callback] = (),
+        corrupt: Callable | None = None,
+        log_every: int = 1,
+        show_progress: bool = True,
+        name: str = "model",
+        parameter_groups: Callable[[nn.Module], list[dict]] | None = None,
+        workers: int = 2,
+        schedule: str = "constant",
+        warmup: float = 0.3,
+        label_smoothing: float = 0.0,
+        augment: Augment | None = None,
+        amp: bool | None = None,
+        channels_last: bool | None = None,
+        compile: bool = False,
+    ):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
         if batch_size < 1:
@@ -502,23 +550,25 @@ class Trainer:
         self.parameter_groups, self.workers = parameter_groups, workers
         self.stopped_early = False
         self.optimizer: torch.optim.Optimizer | None = None
-        schedule_factor(schedule, 0, 1, warmup)                      # validates both
+        schedule_factor(schedule, 0, 1, warmup)  # validates both
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         if label_smoothing and not (loss == "cross_entropy" and task == "classification"):
-            raise ValueError("label_smoothing is an option of the 'cross_entropy' classification loss; "
-                             f"got loss={self.loss_name!r}, task={task!r}")
+            raise ValueError(
+                "label_smoothing is an option of the 'cross_entropy' classification loss; "
+                f"got loss={self.loss_name!r}, task={task!r}"
+            )
         if augment is not None and not isinstance(augment, Augment):
             raise TypeError(f"augment must be a helpers.training.Augment, got {type(augment).__name__}")
         self.schedule, self.warmup, self.label_smoothing, self.augment = schedule, warmup, label_smoothing, augment
-        if label_smoothing:                                          # training loss; evaluation stays plain
+        if label_smoothing:  # training loss; evaluation stays plain
             self.eval_loss_fn, self.loss_fn = self.loss_fn, nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         else:
             self.eval_loss_fn = self.loss_fn
         cuda = self.device.type == "cuda"
-        self.amp = cuda if amp is None else bool(amp and cuda)        # bf16 autocast: CUDA only
+        self.amp = cuda if amp is None else bool(amp and cuda)  # bf16 autocast: CUDA only
         self.channels_last = cuda if channels_last is None else bool(channels_last and cuda)
-        self.compile = bool(compile and cuda)                         # measured per model before use
+        self.compile = bool(compile and cuda)  # measured per model before use
 
     def config(self, model: nn.Module, train, evaluation=None) -> dict[str, Any]:
         """Everything that makes a run: a stored run is reused only when all of it is equal.
@@ -527,16 +577,27 @@ class Trainer:
         hyperparameter including the epoch count, seed, device type, the exact training and
         evaluation data (content hashes), the corruption and the callbacks.
         """
-        return {"model": model_identity(model), "initial_state": state_fingerprint(model), "epochs": self.epochs,
-                "lr": self.lr, "optimizer": self.optimizer_name, "options": self.optimizer_options,
-                "loss": self.loss_name, "task": self.task, "batch_size": self.batch_size,
-                "weight_decay": self.weight_decay, "seed": self.seed, "device": self.device.type,
-                "train": data_identity(train), "val": data_identity(evaluation),
-                "corrupt": callable_identity(self.corrupt),
-                "parameter_groups": callable_identity(self.parameter_groups),
-                "callbacks": [cb.identity() for cb in self.callbacks],
-                **({"world_size": distributed.world_size()} if distributed.world_size() > 1 else {}),  # torchrun
-                **self._recipe_config()}
+        return {
+            "model": model_identity(model),
+            "initial_state": state_fingerprint(model),
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "optimizer": self.optimizer_name,
+            "options": self.optimizer_options,
+            "loss": self.loss_name,
+            "task": self.task,
+            "batch_size": self.batch_size,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+            "device": self.device.type,
+            "train": data_identity(train),
+            "val": data_identity(evaluation),
+            "corrupt": callable_identity(self.corrupt),
+            "parameter_groups": callable_identity(self.parameter_groups),
+            "callbacks": [cb.identity() for cb in self.callbacks],
+            **({"world_size": distributed.world_size()} if distributed.world_size() > 1 else {}),  # torchrun
+            **self._recipe_config(),
+        }
 
     def _recipe_config(self) -> dict[str, Any]:
         """The training recipe's settings, listed only where they differ from plain training (so
@@ -569,7 +630,7 @@ class Trainer:
         """Mean loss (and accuracy for classifiers) over a whole data set, in eval mode."""
         total, count, correct = 0.0, 0, 0
         generator_state = torch.get_rng_state()
-        torch.manual_seed(self.seed + 7919)       # a fixed corruption for evaluation
+        torch.manual_seed(self.seed + 7919)  # a fixed corruption for evaluation
         with evaluating(model):
             for batch in make_batches(data, batch_size, shuffle=False, device=self.device, workers=self.workers):
                 loss, extra = self.step(model, batch, self.eval_loss_fn)
@@ -582,7 +643,7 @@ class Trainer:
             result["acc"] = correct / max(count, 1)
         return result
 
-    def _resume(self, stored: "StoredRun | None") -> History:
+    def _resume(self, stored: StoredRun | None) -> History:
         history, state = stored.resume(self.epochs, self.device) if stored else (History(), None)
         if state is not None:
             for callback, callback_state in zip(self.callbacks, state.get("callbacks", [])):
@@ -614,22 +675,34 @@ class Trainer:
         config = self.config(model, train, evaluation)
         unknown = [key for key in ("train", "val", "corrupt", "parameter_groups") if config[key] is None]
         if self.store is not None and unknown:
-            print(f"{self.name}: {' and '.join(unknown)} ha{'s' if len(unknown) == 1 else 've'} no stable identity "
-                  "(a lambda, a notebook function or a lazily loaded data set), so this run is not stored; "
-                  "for a corruption pass e.g. noise.GaussianNoise(sigma)")
+            print(
+                f"{self.name}: {' and '.join(unknown)} ha{'s' if len(unknown) == 1 else 've'} no stable identity "
+                "(a lambda, a notebook function or a lazily loaded data set), so this run is not stored; "
+                "for a corruption pass e.g. noise.GaussianNoise(sigma)"
+            )
             self.store = None
         base_lrs = [group["lr"] for group in optimizer.param_groups]
-        stored = StoredRun(self.store, config, {"model": model, "optimizer": optimizer}, self.name) \
-            if self.store is not None else None
+        stored = (
+            StoredRun(self.store, config, {"model": model, "optimizer": optimizer}, self.name)
+            if self.store is not None
+            else None
+        )
         history = self._resume(stored)
-        net = distributed.wrap(model, self.device)      # DDP under torchrun (helpers.distributed), else model
-        batches = distributed.shard(make_batches(train, self.batch_size, shuffle=True, seed=self.seed,
-                                                 device=self.device, workers=self.workers))
+        net = distributed.wrap(model, self.device)  # DDP under torchrun (helpers.distributed), else model
+        batches = distributed.shard(
+            make_batches(train, self.batch_size, shuffle=True, seed=self.seed, device=self.device, workers=self.workers)
+        )
         total_steps = self.epochs * len(batches)
-        forward = torch.compile(net) if self.compile else net       # same parameters, same state_dict
+        forward = torch.compile(net) if self.compile else net  # same parameters, same state_dict
         epochs = range(history.epochs_done, history.epochs_done if self.stopped_early else self.epochs)
-        bar = progress(epochs, desc=self.name, unit="epoch", disable=not self.show_progress or not len(epochs),
-                       total=self.epochs, initial=history.epochs_done)
+        bar = progress(
+            epochs,
+            desc=self.name,
+            unit="epoch",
+            disable=not self.show_progress or not len(epochs),
+            total=self.epochs,
+            initial=history.epochs_done,
+        )
         start_time = history.epoch["time_s"][-1] if history.epochs_done else 0.0
         for epoch in bar:
             t0 = time.perf_counter()
@@ -649,7 +722,8 @@ class Trainer:
                     raise NonFiniteLossError(
                         f"{self.name}: loss became {loss.item()} at epoch {epoch + 1}, batch {index + 1} "
                         f"(lr={self.lr}, optimizer={self.optimizer_name}). Lower the learning rate, "
-                        "check the inputs for NaNs, or clip gradients.")
+                        "check the inputs for NaNs, or clip gradients."
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -657,8 +731,9 @@ class Trainer:
                 total, count = total + loss.item() * n, count + n
                 correct += extra.get("correct", 0)
                 if index % self.log_every == 0:
-                    history.log_batch(epoch=epoch + index / len(batches), loss=loss.item(),
-                                      lr=optimizer.param_groups[0]["lr"])
+                    history.log_batch(
+                        epoch=epoch + index / len(batches), loss=loss.item(), lr=optimizer.param_groups[0]["lr"]
+                    )
             total, count, correct = distributed.all_sum(total, count, correct)
             record = {"epoch": epoch + 1, "train_loss": total / count}
             if self.task == "classification":
@@ -671,8 +746,13 @@ class Trainer:
             bar.set_postfix_str(short_postfix(record))
             stop = any(bool(cb.on_epoch_end(self, model, history)) for cb in self.callbacks)
             if stored is not None:
-                stored.save(history, self.epochs if stop else history.epochs_done, self.epochs,
-                            callbacks=[cb.state_dict() for cb in self.callbacks], stopped_early=bool(stop))
+                stored.save(
+                    history,
+                    self.epochs if stop else history.epochs_done,
+                    self.epochs,
+                    callbacks=[cb.state_dict() for cb in self.callbacks],
+                    stopped_early=bool(stop),
+                )
             if stop:
                 self.stopped_early = True
                 break
@@ -698,24 +778,28 @@ class StoredRun:
         torch.set_rng_state(state["rng"])
         history = History.from_state(state["history"])
         done = history.epochs_done
-        word = ("reusing the stored run" if done >= epochs or state.get("stopped_early")
-                else f"resuming after epoch {done}")
+        word = (
+            "reusing the stored run" if done >= epochs or state.get("stopped_early") else f"resuming after epoch {done}"
+        )
         print(f"{self.name}: {word} ({self.store.path(self.config).name}, same settings, data and initial weights)")
         return history, state
 
     def save(self, history: History, epochs_done: int, epochs: int, **extra: Any) -> None:
         """Store the parts, the RNG state, ``history`` and ``extra`` after an epoch."""
         state = {key: part.state_dict() for key, part in self.parts.items()}
-        self.store.save(self.config, {**state, "rng": torch.get_rng_state(), "history": history.state_dict(), **extra},
-                        epochs_done, epochs)
+        self.store.save(
+            self.config,
+            {**state, "rng": torch.get_rng_state(), "history": history.state_dict(), **extra},
+            epochs_done,
+            epochs,
+        )
 
 
 class LoaderBatches:
     """Mini-batches of a lazily loaded ``torch.utils.data.Dataset`` (e.g. Food-101 JPEGs) through a
     ``DataLoader``, shuffled per ``(seed, epoch)`` like :class:`~helpers.data.Batches` (03)."""
 
-    def __init__(self, dataset, batch_size: int, shuffle: bool = True, seed: int = 0, workers: int = 2,
-                 device=None):
+    def __init__(self, dataset, batch_size: int, shuffle: bool = True, seed: int = 0, workers: int = 2, device=None):
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
         self.workers, self.device, self.epoch = workers, device, 0
 
@@ -728,8 +812,13 @@ class LoaderBatches:
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        loader = torch.utils.data.DataLoader(self.dataset, batch_size=self.batch_size, shuffle=self.shuffle,
-                                             generator=generator, num_workers=self.workers)
+        loader = torch.utils.data.DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            shuffle=self.shuffle,
+            generator=generator,
+            num_workers=self.workers,
+        )
         for x, y in loader:
             yield x.to(self.device), torch.as_tensor(y).to(self.device)
         self.epoch += 1
@@ -750,21 +839,28 @@ def make_batches(data, batch_size: int, shuffle: bool, seed: int = 0, device=Non
         tensors = [t.to(device) if device is not None else t for t in data]
         return Batches(*tensors, batch_size=batch_size, shuffle=shuffle, seed=seed)
     if torch.is_tensor(data):
-        return Batches(data.to(device) if device is not None else data, batch_size=batch_size, shuffle=shuffle,
-                       seed=seed)
+        return Batches(
+            data.to(device) if device is not None else data, batch_size=batch_size, shuffle=shuffle, seed=seed
+        )
     if isinstance(data, torch.utils.data.Dataset):
         return LoaderBatches(data, batch_size, shuffle, seed, workers, device)
-    raise TypeError(f"cannot make batches from {type(data).__name__}; pass an ImageDataset, tensors or a "
-                    "torch Dataset")
+    raise TypeError(f"cannot make batches from {type(data).__name__}; pass an ImageDataset, tensors or a torch Dataset")
 
 
-def predict(model: nn.Module, data, batch_size: int = 1000, device=None,
-            fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+def predict(
+    model: nn.Module,
+    data,
+    batch_size: int = 1000,
+    device=None,
+    fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
     """Apply ``model`` (or ``fn(model, x)``) to every image of ``data`` in eval mode, on CPU out (01)."""
     device = device or next(model.parameters()).device
     with evaluating(model):
-        outputs = [(fn(model, batch[0]) if fn else model(batch[0])).cpu()
-                   for batch in make_batches(data, batch_size, shuffle=False, device=device)]
+        outputs = [
+            (fn(model, batch[0]) if fn else model(batch[0])).cpu()
+            for batch in make_batches(data, batch_size, shuffle=False, device=device)
+        ]
     return torch.cat(outputs)
 
 

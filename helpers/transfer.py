@@ -32,41 +32,70 @@ def epochs_for(n_train: int, batch_size: int, steps: int, max_epochs: int) -> in
     return max(1, min(max_epochs, math.ceil(steps * batch_size / n_train)))
 
 
-def run_strategy(strategy: str, pretrained: nn.Module, make_model, train, test, seed: int,
-                 steps: int, max_epochs: int, lr: float, batch_size: int = 64, device=None,
-                 feature_cache: dict | None = None, hidden: int = 128) -> dict:
+def run_strategy(
+    strategy: str,
+    pretrained: nn.Module,
+    make_model,
+    train,
+    test,
+    seed: int,
+    steps: int,
+    max_epochs: int,
+    lr: float,
+    batch_size: int = 64,
+    device=None,
+    feature_cache: dict | None = None,
+    hidden: int = 128,
+) -> dict:
     """Train one strategy on one labelled subset; returns test accuracy, time, trained parameters (03)."""
     t0 = time.perf_counter()
     n_classes = len(train.classes)
     epochs = epochs_for(len(train), batch_size, steps, max_epochs)
-    trainer = Trainer(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device,
-                      show_progress=False, name=strategy)
+    trainer = Trainer(
+        epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, device=device, show_progress=False, name=strategy
+    )
     if strategy.startswith("frozen"):
         cache = feature_cache if feature_cache is not None else {}
         for key, data in (("train", train), ("test", test)):
             if (id(data), key) not in cache:
                 cache[(id(data), key)] = cache_features(pretrained.features, data, device=device)
         f_train, f_test = cache[(id(train), "train")], cache[(id(test), "test")]
-        head = make_head("linear" if strategy.endswith("linear") else "mlp", f_train.shape[1], n_classes,
-                         hidden=hidden, dropout=0.3)
+        head = make_head(
+            "linear" if strategy.endswith("linear") else "mlp", f_train.shape[1], n_classes, hidden=hidden, dropout=0.3
+        )
         torch.manual_seed(seed)
-        trainer.lr = lr * 5          # a head alone tolerates (and needs) a larger step
+        trainer.lr = lr * 5  # a head alone tolerates (and needs) a larger step
         history = trainer.fit(head, (f_train, train.labels))
         test_acc = trainer.evaluate(head, (f_test, test.labels))["acc"]
         trained = sum(p.numel() for p in head.parameters())
     else:
         torch.manual_seed(seed)
         model = make_model() if strategy == "scratch" else copy.deepcopy(pretrained)
-        model.head = nn.Linear(model.head.in_features, n_classes)   # F -> classes, new for both
-        history = trainer.fit(model, train)        # evaluated once at the end: cheaper
+        model.head = nn.Linear(model.head.in_features, n_classes)  # F -> classes, new for both
+        history = trainer.fit(model, train)  # evaluated once at the end: cheaper
         test_acc = trainer.evaluate(model, test)["acc"]
         trained = sum(p.numel() for p in model.parameters())
-    return {"test_acc": test_acc, "train_acc": history.last("train_acc"),
-            "epochs": epochs, "params_trained": trained, "time_s": time.perf_counter() - t0}
+    return {
+        "test_acc": test_acc,
+        "train_acc": history.last("train_acc"),
+        "epochs": epochs,
+        "params_trained": trained,
+        "time_s": time.perf_counter() - t0,
+    }
 
 
-def transfer_study(pretrained: nn.Module, make_model, targets: dict, budgets, seeds, steps: int = 150,
-                   max_epochs: int = 30, lr: float = 2e-3, strategies=STRATEGIES, device=None) -> pd.DataFrame:
+def transfer_study(
+    pretrained: nn.Module,
+    make_model,
+    targets: dict,
+    budgets,
+    seeds,
+    steps: int = 150,
+    max_epochs: int = 30,
+    lr: float = 2e-3,
+    strategies=STRATEGIES,
+    device=None,
+) -> pd.DataFrame:
     """Strategies x target data sets x labels per class x seeds; one row per run (03).
 
     ``targets`` maps a data-set name to ``(train, test)`` ``ImageDataset``s; frozen features are
@@ -79,10 +108,22 @@ def transfer_study(pretrained: nn.Module, make_model, targets: dict, budgets, se
             for seed in seeds:
                 train = train_full.per_class(budget, seed)
                 for strategy in strategies:
-                    result = run_strategy(strategy, pretrained, make_model, train, test, seed, steps,
-                                          max_epochs, lr, device=device, feature_cache=cache)
-                    rows.append({"target": name, "labels_per_class": budget, "seed": seed,
-                                 "strategy": strategy, **result})
+                    result = run_strategy(
+                        strategy,
+                        pretrained,
+                        make_model,
+                        train,
+                        test,
+                        seed,
+                        steps,
+                        max_epochs,
+                        lr,
+                        device=device,
+                        feature_cache=cache,
+                    )
+                    rows.append(
+                        {"target": name, "labels_per_class": budget, "seed": seed, "strategy": strategy, **result}
+                    )
                 cache.pop((id(train), "train"), None)
     return pd.DataFrame(rows)
 
@@ -121,9 +162,11 @@ def study_plot(results: pd.DataFrame, title: str):
 
 # --------------------------------------------------------------------------- the real path (Food-101)
 
+
 @torch.no_grad()
-def loader_features(backbone: nn.Module, dataset, batch_size: int = 64, device=None,
-                    workers: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+def loader_features(
+    backbone: nn.Module, dataset, batch_size: int = 64, device=None, workers: int = 2
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Features and labels of a lazily loaded data set (e.g. Food-101 JPEGs), computed once (03)."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, num_workers=workers)
     feats, labels = [], []

@@ -26,25 +26,25 @@
 # (MNIST; `mnist-10k` in `default`), and the theory questions answered with numerical evidence.
 
 # %% tags=["parameters"]
-profile = "default"              # smoke | default | full
+profile = "default"  # smoke | default | full
 seed = 0
-mnist_dataset = "mnist-10k"      # 002.P4.2 data ("mnist" in full)
-ex1_dataset = "fashion-mnist"    # 004.Ex1 data ("cifar10" in full)
-train_limit = 0                  # 0: every training image; N: a balanced subset of N (smoke)
-test_limit = 0                   # 0: every test image; N: a balanced subset of N (smoke)
+mnist_dataset = "mnist-10k"  # 002.P4.2 data ("mnist" in full)
+ex1_dataset = "fashion-mnist"  # 004.Ex1 data ("cifar10" in full)
+train_limit = 0  # 0: every training image; N: a balanced subset of N (smoke)
+test_limit = 0  # 0: every test image; N: a balanced subset of N (smoke)
 batch_size = 64
-cnn40_epochs = 5                 # the assignment asks for 5
-cnn40_lr = 5e-3                  # peak of the one-cycle schedule
-ex1_epochs = 3                   # 004.Ex1 comparison of the three architectures
-ex1_train_limit = 20000          # 004.Ex1 comparison: balanced training subset (0: all); keeps the CPU run short
-ex1_lr = 3e-3                    # peak of the one-cycle schedule
-ex1_best_epochs = 10             # 004.Ex1 best configuration: the winner retrained on every training image
-engine_per_class = 100           # 001: training images per class
-engine_test_per_class = 10       # 001: test images per class
+cnn40_epochs = 5  # the assignment asks for 5
+cnn40_lr = 5e-3  # peak of the one-cycle schedule
+ex1_epochs = 3  # 004.Ex1 comparison of the three architectures
+ex1_train_limit = 20000  # 004.Ex1 comparison: balanced training subset (0: all); keeps the CPU run short
+ex1_lr = 3e-3  # peak of the one-cycle schedule
+ex1_best_epochs = 10  # 004.Ex1 best configuration: the winner retrained on every training image
+engine_per_class = 100  # 001: training images per class
+engine_test_per_class = 10  # 001: test images per class
 engine_epochs = 15
 engine_batch = 10
 engine_batch_sizes = [5, 10, 50, 100]
-engine_tuned_lr = 0.05           # 001 extra run: vanilla SGD with a tuned learning rate
+engine_tuned_lr = 0.05  # 001 extra run: vanilla SGD with a tuned learning rate
 
 # %%
 from functools import partial
@@ -55,30 +55,54 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from IPython.display import Markdown, display
+from sklearn.metrics import silhouette_score
 from torch import nn
 
 from helpers import engine
 from helpers.data import load_splits
-from helpers.engine_study import (activation_rows, compare_with_autograd, engine_vs_autograd, finite_difference_check,
-                                  train_engine)
+from helpers.engine_study import (
+    compare_with_autograd,
+    engine_vs_autograd,
+    finite_difference_check,
+    train_engine,
+)
 from helpers.explorers import activation_explorer, conv_size_calculator
 from helpers.latent import tsne_2d
 from helpers.metrics import confusion_matrix, most_confused_pairs
-from helpers.models.classifiers import (FortyFilterCNN, InceptionCNN, ResidualCNN, SequentialCNN,
-                                        architecture_columns, conv_output_size)
+from helpers.models.classifiers import (
+    FortyFilterCNN,
+    InceptionCNN,
+    ResidualCNN,
+    SequentialCNN,
+    architecture_columns,
+    conv_output_size,
+)
 from helpers.notebook import start_notebook, summary_table
-from helpers.plots import (architecture_graph, confusion_plot, curves, gradient_descent_1d_figure, image_grid,
-                           scatter_2d)
+from helpers.plots import architecture_graph, confusion_plot, curves, gradient_descent_1d_figure, image_grid, scatter_2d
 from helpers.statements import agrees, best_of, compare, meets, similar, standard_error
-from helpers.theory import (backprop_222_by_autograd, backprop_222_by_hand, circular_conv, conv2d_jacobian_checks,
-                            cross_entropy_222, equivariance_error, finite_difference_222, jacobian_checks,
-                            linearity_error, named_derivatives_222, position_bias_errors, shift, sigmoid_222_network,
-                            update_step_222)
-from sklearn.metrics import silhouette_score
+from helpers.theory import (
+    backprop_222_by_autograd,
+    backprop_222_by_hand,
+    circular_conv,
+    conv2d_jacobian_checks,
+    cross_entropy_222,
+    equivariance_error,
+    finite_difference_222,
+    jacobian_checks,
+    linearity_error,
+    named_derivatives_222,
+    position_bias_errors,
+    shift,
+    sigmoid_222_network,
+    update_step_222,
+)
 from helpers.training import Augment, BestModelCheckpoint, Trainer, count_parameters, predict
 
-run = start_notebook("01_cnn_classifier", globals(),
-                     datasets={"002.P4": "mnist_dataset", "004.Ex1": "ex1_dataset", "001": "mnist_dataset"})
+run = start_notebook(
+    "01_cnn_classifier",
+    globals(),
+    datasets={"002.P4": "mnist_dataset", "004.Ex1": "ex1_dataset", "001": "mnist_dataset"},
+)
 
 
 # %% [markdown] tags=["item:002.P4.1"]
@@ -94,9 +118,18 @@ for case, kind, k, s, p in cases:
     formula = conv_output_size(50, k, s, p)
     layer = nn.Conv2d(1, 1, k, s, p) if kind == "conv" else nn.MaxPool2d(k, s, p)
     measured = tuple(layer(torch.zeros(1, 1, 50, 50)).shape[-2:])
-    rows.append({"case": case, "layer": kind, "k": k, "s": s, "p": p,
-                 "formula h x w": f"{formula} x {formula}", "torch h x w": f"{measured[0]} x {measured[1]}",
-                 "agree": measured == (formula, formula)})
+    rows.append(
+        {
+            "case": case,
+            "layer": kind,
+            "k": k,
+            "s": s,
+            "p": p,
+            "formula h x w": f"{formula} x {formula}",
+            "torch h x w": f"{measured[0]} x {measured[1]}",
+            "agree": measured == (formula, formula),
+        }
+    )
 sizes = pd.DataFrame(rows).set_index("case")
 assert sizes["agree"].all()
 run.record("002.P4.1", **{f"{r['case']}_side": conv_output_size(50, *c[2:]) for r, c in zip(rows, cases)})
@@ -129,20 +162,46 @@ mnist_train, mnist_test = mnist_train.limited(train_limit, seed), mnist_test.lim
 print(mnist_train, mnist_test, sep="\n")
 
 cnn40 = FortyFilterCNN()
-trainer = Trainer(epochs=cnn40_epochs, lr=cnn40_lr, optimizer="adamw", weight_decay=1e-4, schedule="onecycle",
-                  label_smoothing=0.1, augment=Augment.for_data(mnist_dataset, shift=1), batch_size=batch_size, seed=seed,
-                  device=run.device, store=run.store("p4_2_cnn40"), name="40-filter CNN")
+trainer = Trainer(
+    epochs=cnn40_epochs,
+    lr=cnn40_lr,
+    optimizer="adamw",
+    weight_decay=1e-4,
+    schedule="onecycle",
+    label_smoothing=0.1,
+    augment=Augment.for_data(mnist_dataset, shift=1),
+    batch_size=batch_size,
+    seed=seed,
+    device=run.device,
+    store=run.store("p4_2_cnn40"),
+    name="40-filter CNN",
+)
 history40 = trainer.fit(cnn40, mnist_train, mnist_test)
-run.figure(curves({"40-filter CNN": history40.epoch}, ["train_acc", "test_acc"], ylabel="accuracy",
-                  title=f"002.P4.2 accuracy per epoch {run.caption('002.P4')}"), "002_P4_2_accuracy")
+run.figure(
+    curves(
+        {"40-filter CNN": history40.epoch},
+        ["train_acc", "test_acc"],
+        ylabel="accuracy",
+        title=f"002.P4.2 accuracy per epoch {run.caption('002.P4')}",
+    ),
+    "002_P4_2_accuracy",
+)
 
 # %% [markdown]
 # ### (a) The 40 first-layer filters
 
 # %%
 filters = cnn40.conv1.weight.detach().cpu()
-run.figure(image_grid(filters, f"002.P4.2 the 40 learned 5x5 filters of conv1 {run.caption('002.P4')}",
-                      ncols=10, normalize=True, cmap="RdBu_r"), "002_P4_2_filters")
+run.figure(
+    image_grid(
+        filters,
+        f"002.P4.2 the 40 learned 5x5 filters of conv1 {run.caption('002.P4')}",
+        ncols=10,
+        normalize=True,
+        cmap="RdBu_r",
+    ),
+    "002_P4_2_filters",
+)
 
 # %% [markdown]
 # Each filter is shown with its own contrast stretch (blue negative, red positive). What to look
@@ -153,7 +212,7 @@ run.figure(image_grid(filters, f"002.P4.2 the 40 learned 5x5 filters of conv1 {r
 # next to the layer's filters (in JupyterLab; the PDF shows the first setting).
 
 # %%
-activation_explorer(cnn40, mnist_test, run.caption('002.P4'))
+activation_explorer(cnn40, mnist_test, run.caption("002.P4"))
 
 # %% [markdown]
 # ### (b) Confusion matrix on the test split
@@ -161,29 +220,46 @@ activation_explorer(cnn40, mnist_test, run.caption('002.P4'))
 # %%
 predicted = predict(cnn40, mnist_test, device=run.device).argmax(1)
 matrix = confusion_matrix(mnist_test.labels, predicted, len(mnist_test.classes))
-run.figure(confusion_plot(matrix, mnist_test.classes,
-                          f"002.P4.2 confusion matrix, {mnist_test.title} {run.caption()}"),
-           "002_P4_2_confusion")
+run.figure(
+    confusion_plot(matrix, mnist_test.classes, f"002.P4.2 confusion matrix, {mnist_test.title} {run.caption()}"),
+    "002_P4_2_confusion",
+)
 pairs = most_confused_pairs(matrix, mnist_test.classes, top=3)
 test_acc40 = np.trace(matrix) / matrix.sum()
 top_true, top_pred = (mnist_test.classes.index(c) for c in pairs[0][:2])
-reverse = int(matrix[top_pred, top_true])          # how often the top pair is confused the other way
-run.record("002.P4.2", test_acc=test_acc40, train_acc=history40.last("train_acc"), epochs=cnn40_epochs,
-           top_confusion=f"{pairs[0][0]}->{pairs[0][1]}", top_confusion_count=pairs[0][2])
+reverse = int(matrix[top_pred, top_true])  # how often the top pair is confused the other way
+run.record(
+    "002.P4.2",
+    test_acc=test_acc40,
+    train_acc=history40.last("train_acc"),
+    epochs=cnn40_epochs,
+    top_confusion=f"{pairs[0][0]}->{pairs[0][1]}",
+    top_confusion_count=pairs[0][2],
+)
 
 # %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
-symmetry = compare(f"{pairs[0][0]} → {pairs[0][1]}", pairs[0][2], f"{pairs[0][1]} → {pairs[0][0]}", reverse,
-                   better="neither", spread=(np.sqrt(pairs[0][2] + reverse), "Poisson noise of the two counts"),
-                   fmt="{:.0f}", key="top_confusion_direction")
-display(Markdown(
-    f"Test accuracy after {cnn40_epochs} epochs: **{test_acc40:.2%}** on {len(mnist_test)} "
-    f"`{mnist_dataset}` test images. The most frequent confusions (true → predicted) are "
-    + "; ".join(f"**{a} → {b}** ({n} images, {share:.1%} of the {a}s)" for a, b, n, share in pairs)
-    + f". Is the top confusion one-sided? {run.verdict('002.P4.2', symmetry)}"
-    + (" (a roughly symmetric confusion)." if symmetry.outcome == "same" else " (a one-sided confusion).")
-    + " Digits confused this way differ by a short stroke or a closed versus open loop (a 7 with a long tail "
-    "against a 9, a 4 with a closed top against a 9, a 5 against a 3 or 6): local, few-pixel differences that a "
-    "small CNN trained for a few epochs on a few thousand digits has not fully learned."))
+symmetry = compare(
+    f"{pairs[0][0]} → {pairs[0][1]}",
+    pairs[0][2],
+    f"{pairs[0][1]} → {pairs[0][0]}",
+    reverse,
+    better="neither",
+    spread=(np.sqrt(pairs[0][2] + reverse), "Poisson noise of the two counts"),
+    fmt="{:.0f}",
+    key="top_confusion_direction",
+)
+display(
+    Markdown(
+        f"Test accuracy after {cnn40_epochs} epochs: **{test_acc40:.2%}** on {len(mnist_test)} "
+        f"`{mnist_dataset}` test images. The most frequent confusions (true → predicted) are "
+        + "; ".join(f"**{a} → {b}** ({n} images, {share:.1%} of the {a}s)" for a, b, n, share in pairs)
+        + f". Is the top confusion one-sided? {run.verdict('002.P4.2', symmetry)}"
+        + (" (a roughly symmetric confusion)." if symmetry.outcome == "same" else " (a one-sided confusion).")
+        + " Digits confused this way differ by a short stroke or a closed versus open loop (a 7 with a long tail "
+        "against a 9, a 4 with a closed top against a 9, a 5 against a 3 or 6): local, few-pixel differences that a "
+        "small CNN trained for a few epochs on a few thousand digits has not fully learned."
+    )
+)
 
 # %% [markdown] tags=["item:004.Ex1"]
 # ## 004.Ex1 Non-sequential architectures, with a best-model callback
@@ -219,8 +295,11 @@ ex1_train, ex1_test = load_splits(ex1_dataset)
 ex1_train, ex1_test = ex1_train.limited(train_limit or ex1_train_limit, seed), ex1_test.limited(test_limit, seed)
 channels, side = ex1_train.images.shape[1], ex1_train.images.shape[-1]
 architectures = {"sequential": SequentialCNN, "inception": InceptionCNN, "residual": partial(ResidualCNN, width=24)}
-structures = {"sequential": "one path", "inception": "stem + 2 blocks of 4 parallel paths",
-              "residual": "stem + 3 residual blocks (shortcuts)"}
+structures = {
+    "sequential": "one path",
+    "inception": "stem + 2 blocks of 4 parallel paths",
+    "residual": "stem + 3 residual blocks (shortcuts)",
+}
 ex1_histories, ex1_rows = {}, []
 
 
@@ -228,22 +307,47 @@ def train_ex1(name, train, epochs, store_name):
     """One 004.Ex1 model with the recipe above and the best-model callback; its history and table row."""
     model = architectures[name](in_channels=channels, n_classes=len(ex1_train.classes))
     best = BestModelCheckpoint(run.model_path(f"{store_name}_best.pt"), monitor="test_acc")
-    history = Trainer(epochs=epochs, lr=ex1_lr, optimizer="adamw", weight_decay=5e-4, schedule="onecycle",
-                      label_smoothing=0.1, augment=Augment.for_data(ex1_dataset), batch_size=batch_size, seed=seed,
-                      device=run.device, store=run.store(store_name), callbacks=[best], name=store_name
-                      ).fit(model, train, ex1_test)
+    history = Trainer(
+        epochs=epochs,
+        lr=ex1_lr,
+        optimizer="adamw",
+        weight_decay=5e-4,
+        schedule="onecycle",
+        label_smoothing=0.1,
+        augment=Augment.for_data(ex1_dataset),
+        batch_size=batch_size,
+        seed=seed,
+        device=run.device,
+        store=run.store(store_name),
+        callbacks=[best],
+        name=store_name,
+    ).fit(model, train, ex1_test)
     best_epoch = int(np.argmax(history.epoch["test_acc"]))
-    return model, history, {"structure": structures[name], **architecture_columns(model),
-                            "params": count_parameters(model), "train images": len(train), "epochs": epochs,
-                            "callback": "best test acc", "best epoch": best_epoch + 1,
-                            "train acc %": 100 * history.epoch["train_acc"][best_epoch],
-                            "test acc %": 100 * history.epoch["test_acc"][best_epoch], "time s": history.last("time_s")}
+    return (
+        model,
+        history,
+        {
+            "structure": structures[name],
+            **architecture_columns(model),
+            "params": count_parameters(model),
+            "train images": len(train),
+            "epochs": epochs,
+            "callback": "best test acc",
+            "best epoch": best_epoch + 1,
+            "train acc %": 100 * history.epoch["train_acc"][best_epoch],
+            "test acc %": 100 * history.epoch["test_acc"][best_epoch],
+            "time s": history.last("time_s"),
+        },
+    )
 
 
 for name, cls in architectures.items():
-    graph = architecture_graph(cls(in_channels=channels, n_classes=len(ex1_train.classes)), (1, channels, side, side),
-                               run.figures_dir / f"004_Ex1_graph_{name}.png",
-                               title=f"004.Ex1 {name} ({channels}x{side}x{side} input)")
+    graph = architecture_graph(
+        cls(in_channels=channels, n_classes=len(ex1_train.classes)),
+        (1, channels, side, side),
+        run.figures_dir / f"004_Ex1_graph_{name}.png",
+        title=f"004.Ex1 {name} ({channels}x{side}x{side} input)",
+    )
     model, history, row = train_ex1(name, ex1_train, ex1_epochs, f"ex1_{name}")
     ex1_histories[name] = history.epoch
     ex1_rows.append({"model": name, **row})
@@ -261,40 +365,69 @@ ex1_histories[best_label] = best_history.epoch
 ex1_rows.append({"model": best_label, **row})
 
 # %%
-run.figure(curves(ex1_histories, ["test_acc"], ylabel="test accuracy",
-                  title=f"004.Ex1 test accuracy per epoch {run.caption('004.Ex1')}"), "004_Ex1_test_accuracy")
+run.figure(
+    curves(
+        ex1_histories,
+        ["test_acc"],
+        ylabel="test accuracy",
+        title=f"004.Ex1 test accuracy per epoch {run.caption('004.Ex1')}",
+    ),
+    "004_Ex1_test_accuracy",
+)
 ex1_table = pd.DataFrame(ex1_rows).set_index("model").round(2)
 for name, row in ex1_table.iterrows():
     key = "best" if name == best_label else name
-    run.record(f"004.Ex1.{key}", train_acc=row["train acc %"] / 100, test_acc=row["test acc %"] / 100,
-               params=int(row["params"]), epochs=int(row["epochs"]), train_images=int(row["train images"]),
-               **({"architecture": best_name} if key == "best" else {}))
-display(Markdown(f"**Table 1** — {ex1_dataset} ({run.profile} profile), {len(ex1_test)} test images, batch "
-                 f"{batch_size}, AdamW (weight decay 5e-4) with a one-cycle learning rate peaking at {ex1_lr}, label "
-                 "smoothing 0.1, random shifts (2 px) and flips; every conv has its batch norm and ReLU; "
-                 "kernel/stride/padding lists each distinct conv shape with its count; accuracies are those of the "
-                 "checkpoint the callback kept. The last row is the comparison's winner retrained on every training image."))
+    run.record(
+        f"004.Ex1.{key}",
+        train_acc=row["train acc %"] / 100,
+        test_acc=row["test acc %"] / 100,
+        params=int(row["params"]),
+        epochs=int(row["epochs"]),
+        train_images=int(row["train images"]),
+        **({"architecture": best_name} if key == "best" else {}),
+    )
+display(
+    Markdown(
+        f"**Table 1** — {ex1_dataset} ({run.profile} profile), {len(ex1_test)} test images, batch "
+        f"{batch_size}, AdamW (weight decay 5e-4) with a one-cycle learning rate peaking at {ex1_lr}, label "
+        "smoothing 0.1, random shifts (2 px) and flips; every conv has its batch norm and ReLU; "
+        "kernel/stride/padding lists each distinct conv shape with its count; accuracies are those of the "
+        "checkpoint the callback kept. The last row is the comparison's winner retrained on every training image."
+    )
+)
 ex1_table
 
 # %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
-compared = ex1_table.drop(best_label)                       # the three architectures at the same budget
-ex1_best = best_of(compared["test acc %"].to_dict(), what="test accuracy", fmt="{:.2f}%", diff_fmt="{:.2f} points",
-                   key="best_model",
-                   spread=(100 * standard_error(compared["test acc %"].max() / 100, len(ex1_test)),
-                           f"standard error of an accuracy on {len(ex1_test)} test images"))
+compared = ex1_table.drop(best_label)  # the three architectures at the same budget
+ex1_best = best_of(
+    compared["test acc %"].to_dict(),
+    what="test accuracy",
+    fmt="{:.2f}%",
+    diff_fmt="{:.2f} points",
+    key="best_model",
+    spread=(
+        100 * standard_error(compared["test acc %"].max() / 100, len(ex1_test)),
+        f"standard error of an accuracy on {len(ex1_test)} test images",
+    ),
+)
 ex1_sizes = similar(compared["params"].to_dict(), "parameter counts", key="parameter_counts")
-display(Markdown(
-    f"On `{ex1_dataset}`, at the comparison's budget ({len(ex1_train)} images, {ex1_epochs} epochs): "
-    f"{run.verdict('004.Ex1', ex1_best)}. Retrained on all {len(ex1_full_train)} training images for "
-    f"{ex1_best_epochs} epochs, the best configuration ({best_name}) reaches "
-    f"**{ex1_table.loc[best_label, 'test acc %']:.2f}%**. In size, {run.verdict('004.Ex1', ex1_sizes)}"
-    + (", so the differences come from how features are combined rather than from capacity."
-       if ex1_sizes.outcome == "similar" else
-       ", so capacity and the way features are combined are confounded here: a larger network may win "
-       "simply by being larger.")
-    + " Parallel paths see several receptive-field sizes at once, and shortcuts make the deeper stack easier "
-    "to optimise. One seed per model: the standard error above is the test-set noise only, not the "
-    "seed-to-seed spread of training."))
+display(
+    Markdown(
+        f"On `{ex1_dataset}`, at the comparison's budget ({len(ex1_train)} images, {ex1_epochs} epochs): "
+        f"{run.verdict('004.Ex1', ex1_best)}. Retrained on all {len(ex1_full_train)} training images for "
+        f"{ex1_best_epochs} epochs, the best configuration ({best_name}) reaches "
+        f"**{ex1_table.loc[best_label, 'test acc %']:.2f}%**. In size, {run.verdict('004.Ex1', ex1_sizes)}"
+        + (
+            ", so the differences come from how features are combined rather than from capacity."
+            if ex1_sizes.outcome == "similar"
+            else ", so capacity and the way features are combined are confounded here: a larger network may win "
+            "simply by being larger."
+        )
+        + " Parallel paths see several receptive-field sizes at once, and shortcuts make the deeper stack easier "
+        "to optimise. One seed per model: the standard error above is the test-set noise only, not the "
+        "seed-to-seed spread of training."
+    )
+)
 
 # %% [markdown] tags=["item:001"]
 # ## 001 A tiny CNN with hand-written backpropagation
@@ -314,14 +447,29 @@ engine_train_all, engine_test_all = load_splits(mnist_dataset)
 engine_train = engine_train_all.per_class(engine_per_class, seed)
 engine_test = engine_test_all.per_class(engine_test_per_class, seed)
 print(engine_train, engine_test, sep="\n")
-fd_rows = finite_difference_check(engine.tiny_cnn(seed, torch.float64), engine_train.images[:8].double(),
-                                  engine_train.labels[:8], entries=[(0, 0, 2, 2), (1, 0, 0, 4), (3, 0, 2, 1)])
+fd_rows = finite_difference_check(
+    engine.tiny_cnn(seed, torch.float64),
+    engine_train.images[:8].double(),
+    engine_train.labels[:8],
+    entries=[(0, 0, 2, 2), (1, 0, 0, 4), (3, 0, 2, 1)],
+)
 run.record("001.gradcheck", max_relative_error=max(r["relative error"] for r in fd_rows))
 pd.DataFrame(fd_rows)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-display(Markdown(run.verdict("001.gradcheck", agrees("hand-written conv-1 gradient vs central differences (relative error)",
-                                                     max(r["relative error"] for r in fd_rows), 1e-6, key="finite_differences"))))
+display(
+    Markdown(
+        run.verdict(
+            "001.gradcheck",
+            agrees(
+                "hand-written conv-1 gradient vs central differences (relative error)",
+                max(r["relative error"] for r in fd_rows),
+                1e-6,
+                key="finite_differences",
+            ),
+        )
+    )
+)
 
 # %% [markdown]
 # ### 001.3-4 Training with vanilla SGD, momentum and RMSProp
@@ -331,20 +479,46 @@ display(Markdown(run.verdict("001.gradcheck", agrees("hand-written conv-1 gradie
 # Every run starts from the same initial weights. The *error* is the misclassification rate.
 
 # %% tags=["solution"]
-optimizer_settings = {"SGD η=0.001": ("sgd", {"lr": 1e-3}),
-                      "momentum η=0.001 α=0.9": ("momentum", {"lr": 1e-3, "alpha": 0.9}),
-                      "RMSProp η=0.001 ρ=0.9": ("rmsprop", {"lr": 1e-3, "rho": 0.9}),
-                      f"extra: SGD tuned η={engine_tuned_lr}": ("sgd", {"lr": engine_tuned_lr})}
-probe_digits = [int((engine_test.labels == d).nonzero()[0]) for d in (0, 4, 7)]   # for 001.5b's activation maps
-engine_runs = {label: train_engine(kind, options, engine_train, engine_test, engine_epochs, engine_batch, seed,
-                                   probe=engine_test.images[probe_digits])
-               for label, (kind, options) in optimizer_settings.items()}
-run.record("001.settings", **{f"{kind}_{key}": value for kind, options in list(optimizer_settings.values())[:3]
-                              for key, value in options.items()}, batch=engine_batch, epochs=engine_epochs)
+optimizer_settings = {
+    "SGD η=0.001": ("sgd", {"lr": 1e-3}),
+    "momentum η=0.001 α=0.9": ("momentum", {"lr": 1e-3, "alpha": 0.9}),
+    "RMSProp η=0.001 ρ=0.9": ("rmsprop", {"lr": 1e-3, "rho": 0.9}),
+    f"extra: SGD tuned η={engine_tuned_lr}": ("sgd", {"lr": engine_tuned_lr}),
+}
+probe_digits = [int((engine_test.labels == d).nonzero()[0]) for d in (0, 4, 7)]  # for 001.5b's activation maps
+engine_runs = {
+    label: train_engine(
+        kind,
+        options,
+        engine_train,
+        engine_test,
+        engine_epochs,
+        engine_batch,
+        seed,
+        probe=engine_test.images[probe_digits],
+    )
+    for label, (kind, options) in optimizer_settings.items()
+}
+run.record(
+    "001.settings",
+    **{
+        f"{kind}_{key}": value
+        for kind, options in list(optimizer_settings.values())[:3]
+        for key, value in options.items()
+    },
+    batch=engine_batch,
+    epochs=engine_epochs,
+)
 engine_histories = {label: r.history for label, r in engine_runs.items()}
-run.figure(curves(engine_histories, ["train_error", "test_error"], ylabel="error rate",
-                  title=f"001 train (solid) and test (dashed) error per epoch {run.caption('001')}"),
-           "001_error_curves")
+run.figure(
+    curves(
+        engine_histories,
+        ["train_error", "test_error"],
+        ylabel="error rate",
+        title=f"001 train (solid) and test (dashed) error per epoch {run.caption('001')}",
+    ),
+    "001_error_curves",
+)
 
 # %% [markdown]
 # ### 001.5c Accuracy of each optimizer
@@ -352,33 +526,54 @@ run.figure(curves(engine_histories, ["train_error", "test_error"], ylabel="error
 # On the assignment's 100 test images, and, as an extra, on the whole test split.
 
 # %%
-engine_table = pd.DataFrame([{"optimizer": label, "test acc (100 images) %": 100 * (1 - r.history["test_error"][-1]),
-                              f"test acc (all {len(engine_test_all)}) %": 100 * r.accuracy(engine_test_all),
-                              "train acc %": 100 * (1 - r.history["train_error"][-1]), "seconds": r.seconds}
-                             for label, r in engine_runs.items()]).set_index("optimizer").round(2)
+engine_table = (
+    pd.DataFrame(
+        [
+            {
+                "optimizer": label,
+                "test acc (100 images) %": 100 * (1 - r.history["test_error"][-1]),
+                f"test acc (all {len(engine_test_all)}) %": 100 * r.accuracy(engine_test_all),
+                "train acc %": 100 * (1 - r.history["train_error"][-1]),
+                "seconds": r.seconds,
+            }
+            for label, r in engine_runs.items()
+        ]
+    )
+    .set_index("optimizer")
+    .round(2)
+)
 for (label, row), key in zip(engine_table.iterrows(), ["sgd", "momentum", "rmsprop", "sgd_tuned"]):
-    run.record(f"001.{key}", test_acc_100=row.iloc[0] / 100, test_acc_full=row.iloc[1] / 100,
-               first_train_loss=engine_runs[label].history["train_loss"][0],
-               last_train_loss=engine_runs[label].history["train_loss"][-1])
+    run.record(
+        f"001.{key}",
+        test_acc_100=row.iloc[0] / 100,
+        test_acc_full=row.iloc[1] / 100,
+        first_train_loss=engine_runs[label].history["train_loss"][0],
+        last_train_loss=engine_runs[label].history["train_loss"][-1],
+    )
 sgd_label, rms_label = list(engine_runs)[0], list(engine_runs)[2]
 engine_table
 
 # %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 sgd_label, mom_label, rms_label, tuned_label = list(engine_runs)
-final_loss = {label.split(" η")[0]: engine_runs[label].history["train_loss"][-1] for label in (sgd_label, mom_label, rms_label)}
+final_loss = {
+    label.split(" η")[0]: engine_runs[label].history["train_loss"][-1] for label in (sgd_label, mom_label, rms_label)
+}
 acc100 = engine_table.iloc[:, 0]
 n_small = len(engine_test)
 se100 = (100 * standard_error(acc100.max() / 100, n_small), f"standard error of an accuracy on {n_small} test images")
-display(Markdown(
-    f"With the assignment's $\\eta=0.001$ and {engine_epochs} epochs, final training loss: "
-    f"{run.verdict('001', best_of(final_loss, better='lower', what='final training loss', fmt='{:.3f}', key='fastest_learner'))}"
-    f" (vanilla SGD started at {engine_runs[sgd_label].history['train_loss'][0]:.3f}). Test accuracy on the "
-    f"{n_small} assignment images: {run.verdict('001', compare('momentum', acc100.iloc[1], 'SGD', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='momentum_vs_sgd'))}; "
-    f"{run.verdict('001', compare('RMSProp', acc100.iloc[2], 'SGD', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='rmsprop_vs_sgd'))}. "
-    "Why: momentum with $\\alpha=0.9$ takes steps about $1/(1-\\alpha)=10$ times larger than SGD once the velocity "
-    "has built up; RMSProp divides each step by the running RMS of its gradient, so its step is about $\\eta$ per "
-    "weight whatever the gradient scale. The clearly labelled extra run tests whether SGD itself is at fault or only "
-    f"its learning rate: {run.verdict('001', compare(f'SGD η={engine_tuned_lr}', acc100.iloc[3], 'SGD η=0.001', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='tuned_sgd_vs_sgd'))}."))
+display(
+    Markdown(
+        f"With the assignment's $\\eta=0.001$ and {engine_epochs} epochs, final training loss: "
+        f"{run.verdict('001', best_of(final_loss, better='lower', what='final training loss', fmt='{:.3f}', key='fastest_learner'))}"
+        f" (vanilla SGD started at {engine_runs[sgd_label].history['train_loss'][0]:.3f}). Test accuracy on the "
+        f"{n_small} assignment images: {run.verdict('001', compare('momentum', acc100.iloc[1], 'SGD', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='momentum_vs_sgd'))}; "
+        f"{run.verdict('001', compare('RMSProp', acc100.iloc[2], 'SGD', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='rmsprop_vs_sgd'))}. "
+        "Why: momentum with $\\alpha=0.9$ takes steps about $1/(1-\\alpha)=10$ times larger than SGD once the velocity "
+        "has built up; RMSProp divides each step by the running RMS of its gradient, so its step is about $\\eta$ per "
+        "weight whatever the gradient scale. The clearly labelled extra run tests whether SGD itself is at fault or only "
+        f"its learning rate: {run.verdict('001', compare(f'SGD η={engine_tuned_lr}', acc100.iloc[3], 'SGD η=0.001', acc100.iloc[0], spread=se100, fmt='{:.0f}%', diff_fmt='{:.0f} points', key='tuned_sgd_vs_sgd'))}."
+    )
+)
 
 # %% [markdown]
 # ### Mini-batch size
@@ -389,18 +584,40 @@ display(Markdown(
 
 # %%
 assignment_optimizers = {"SGD": sgd_label, "momentum": mom_label, "RMSProp": rms_label}
-batch_runs = {(name, b): engine_runs[label] if b == engine_batch else   # same seed and settings: reuse that run
-              train_engine(*optimizer_settings[label], engine_train, engine_test, engine_epochs, b, seed)
-              for name, label in assignment_optimizers.items() for b in engine_batch_sizes}
-batch_table = pd.DataFrame([{"optimizer": name, "batch size": b, "updates / epoch": -(-len(engine_train) // b),
-                             "final train loss": r.history["train_loss"][-1],
-                             "final train error": r.history["train_error"][-1], "final test error": r.history["test_error"][-1],
-                             "seconds": r.seconds} for (name, b), r in batch_runs.items()]).set_index(["optimizer", "batch size"])
-run.record("001.batch_sizes", **{f"test_error_{name}_b{b}": r.history["test_error"][-1] for (name, b), r in batch_runs.items()})
+batch_runs = {
+    (name, b): engine_runs[label]
+    if b == engine_batch
+    # same seed and settings: reuse that run
+    else train_engine(*optimizer_settings[label], engine_train, engine_test, engine_epochs, b, seed)
+    for name, label in assignment_optimizers.items()
+    for b in engine_batch_sizes
+}
+batch_table = pd.DataFrame(
+    [
+        {
+            "optimizer": name,
+            "batch size": b,
+            "updates / epoch": -(-len(engine_train) // b),
+            "final train loss": r.history["train_loss"][-1],
+            "final train error": r.history["train_error"][-1],
+            "final test error": r.history["test_error"][-1],
+            "seconds": r.seconds,
+        }
+        for (name, b), r in batch_runs.items()
+    ]
+).set_index(["optimizer", "batch size"])
+run.record(
+    "001.batch_sizes", **{f"test_error_{name}_b{b}": r.history["test_error"][-1] for (name, b), r in batch_runs.items()}
+)
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), sharey=True)
 for ax, name in zip(axes, assignment_optimizers):
-    curves({f"batch {b}": batch_runs[name, b].history for b in engine_batch_sizes}, ["test_error"], ax=ax,
-           ylabel="test error rate", title=name)
+    curves(
+        {f"batch {b}": batch_runs[name, b].history for b in engine_batch_sizes},
+        ["test_error"],
+        ax=ax,
+        ylabel="test error rate",
+        title=name,
+    )
 fig.suptitle(f"001 test error per epoch by mini-batch size {run.caption('001')}")
 run.figure(fig, "001_batch_sizes")
 batch_table.round(3)
@@ -411,14 +628,19 @@ for name in assignment_optimizers:
     errors = {f"batch {b}": 100 * batch_table.loc[(name, b), "final test error"] for b in engine_batch_sizes}
     margin = (100 * standard_error(min(errors.values()) / 100, n_small), f"standard error on {n_small} test images")
     small, large = min(engine_batch_sizes), max(engine_batch_sizes)
-    lines.append(f"- **{name}**: {run.verdict('001.batch_sizes', best_of(errors, better='lower', spread=margin, fmt='{:.0f}%', what='final test error', key=f'{name}_best_batch'))}; "
-                 f"smallest vs largest batch in final training loss: "
-                 f"{run.verdict('001.batch_sizes', compare(f'batch {small}', batch_table.loc[(name, small), 'final train loss'], f'batch {large}', batch_table.loc[(name, large), 'final train loss'], better='lower', fmt='{:.3f}', key=f'{name}_small_vs_large_batch'))}.")
-display(Markdown(
-    "\n".join(lines) + "\n\nAt a fixed number of epochs a smaller batch means more updates, which matters most "
-    "where each update is small (SGD and momentum with $\\eta=0.001$); RMSProp normalises its steps, so the "
-    "number of updates matters less to it and the gradient noise of tiny batches more. The error rates are on "
-    f"{n_small} test images, so a difference of one or two images is not a finding."))
+    lines.append(
+        f"- **{name}**: {run.verdict('001.batch_sizes', best_of(errors, better='lower', spread=margin, fmt='{:.0f}%', what='final test error', key=f'{name}_best_batch'))}; "
+        f"smallest vs largest batch in final training loss: "
+        f"{run.verdict('001.batch_sizes', compare(f'batch {small}', batch_table.loc[(name, small), 'final train loss'], f'batch {large}', batch_table.loc[(name, large), 'final train loss'], better='lower', fmt='{:.3f}', key=f'{name}_small_vs_large_batch'))}."
+    )
+display(
+    Markdown(
+        "\n".join(lines) + "\n\nAt a fixed number of epochs a smaller batch means more updates, which matters most "
+        "where each update is small (SGD and momentum with $\\eta=0.001$); RMSProp normalises its steps, so the "
+        "number of updates matters less to it and the gradient noise of tiny batches more. The error rates are on "
+        f"{n_small} test images, so a difference of one or two images is not a finding."
+    )
+)
 
 # %% [markdown]
 # ### 001.5b Activation maps
@@ -429,9 +651,16 @@ display(Markdown(
 
 # %%
 for epoch, maps in engine_runs[rms_label].activations.items():
-    run.figure(image_grid(maps, f"001 after epoch {epoch}: input | conv1 maps x4 | conv2 maps x4, digits 0, 4, 7 "
-                                f"{run.caption('001')}", ncols=9, normalize=True, cell=1.0),
-               f"001_activation_maps_epoch{epoch}")
+    run.figure(
+        image_grid(
+            maps,
+            f"001 after epoch {epoch}: input | conv1 maps x4 | conv2 maps x4, digits 0, 4, 7 {run.caption('001')}",
+            ncols=9,
+            normalize=True,
+            cell=1.0,
+        ),
+        f"001_activation_maps_epoch{epoch}",
+    )
 
 # %% [markdown]
 # What to look for: the first layer's maps act as stroke detectors, each lighting up on edges of one
@@ -442,7 +671,7 @@ for epoch, maps in engine_runs[rms_label].activations.items():
 # image, either conv layer, any channel.
 
 # %%
-activation_explorer(engine_runs[rms_label].net, engine_test, run.caption('001'))
+activation_explorer(engine_runs[rms_label].net, engine_test, run.caption("001"))
 
 # %% [markdown]
 # ### 001.6 t-SNE of the bottleneck features
@@ -453,18 +682,40 @@ activation_explorer(engine_runs[rms_label].net, engine_test, run.caption('001'))
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
 for ax, (epoch, features) in zip(axes, engine_runs[rms_label].bottlenecks.items()):
-    scatter_2d(tsne_2d(features, seed), engine_test.labels, engine_test.classes,
-               f"after epoch {epoch}: silhouette {silhouette_score(features, engine_test.labels):.2f}", ax=ax, s=18)
+    scatter_2d(
+        tsne_2d(features, seed),
+        engine_test.labels,
+        engine_test.classes,
+        f"after epoch {epoch}: silhouette {silhouette_score(features, engine_test.labels):.2f}",
+        ax=ax,
+        s=18,
+    )
 fig.suptitle(f"001 t-SNE of bottleneck features, 100 test images {run.caption('001')}")
 run.figure(fig, "001_tsne_bottleneck")
 first_epoch, last_epoch = engine_runs[rms_label].bottlenecks
-silhouettes = {e: silhouette_score(engine_runs[rms_label].bottlenecks[e], engine_test.labels) for e in (first_epoch, last_epoch)}
+silhouettes = {
+    e: silhouette_score(engine_runs[rms_label].bottlenecks[e], engine_test.labels) for e in (first_epoch, last_epoch)
+}
 run.record("001.tsne", silhouette_first=silhouettes[first_epoch], silhouette_last=silhouettes[last_epoch])
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-display(Markdown("Silhouette of the 196-D bottleneck features (higher: classes better separated): " + run.verdict(
-    "001.tsne", compare(f"after epoch {last_epoch}", silhouettes[last_epoch], f"after epoch {first_epoch}",
-                        silhouettes[first_epoch], fmt="{:.3f}", key="separation_grows")) + "."))
+display(
+    Markdown(
+        "Silhouette of the 196-D bottleneck features (higher: classes better separated): "
+        + run.verdict(
+            "001.tsne",
+            compare(
+                f"after epoch {last_epoch}",
+                silhouettes[last_epoch],
+                f"after epoch {first_epoch}",
+                silhouettes[first_epoch],
+                fmt="{:.3f}",
+                key="separation_grows",
+            ),
+        )
+        + "."
+    )
+)
 
 # %% [markdown]
 # The silhouette score (computed on the 196-D features, not on the t-SNE picture) measures how much
@@ -483,8 +734,19 @@ run.record("001.autograd_twin", max_abs_loss_difference=twin["max_abs_difference
 pd.DataFrame(twin["table"]).set_index("epoch").round(6)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-display(Markdown(run.verdict("001.autograd_twin", agrees("engine vs autograd training loss per epoch (float32)",
-                                                         twin["max_abs_difference"], 1e-4, key="same_training"))))
+display(
+    Markdown(
+        run.verdict(
+            "001.autograd_twin",
+            agrees(
+                "engine vs autograd training loss per epoch (float32)",
+                twin["max_abs_difference"],
+                1e-4,
+                key="same_training",
+            ),
+        )
+    )
+)
 
 # %% [markdown] tags=["item:000.T1", "answer"]
 # ## 000.T1 Convolution is linear and shift-invariant (LTI)
@@ -505,14 +767,19 @@ display(Markdown(run.verdict("001.autograd_twin", agrees("engine vs autograd tra
 
 # %%
 image, kernel = torch.randn(28, 28, dtype=torch.float64), torch.randn(5, 5, dtype=torch.float64)
-t1_error = max(equivariance_error(lambda v: circular_conv(v, kernel), image, dy, dx) for dy, dx in [(1, 0), (3, -2), (7, 5)])
+t1_error = max(
+    equivariance_error(lambda v: circular_conv(v, kernel), image, dy, dx) for dy, dx in [(1, 0), (3, -2), (7, 5)]
+)
 t1_linearity = max(linearity_error(seed + i) for i in range(3))
 run.record("000.T1", max_shift_error=t1_error, max_linearity_error=t1_linearity)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-display(Markdown(
-    f"- {run.verdict('000.T1', agrees('shift: max |conv(shift(x)) − shift(conv(x))| over three shifts', t1_error, 1e-10, key='shift'))}\n"
-    f"- {run.verdict('000.T1', agrees('linearity: max |h*(ax₁+bx₂) − (a h*x₁ + b h*x₂)| over three draws', t1_linearity, 1e-10, key='linearity'))}"))
+display(
+    Markdown(
+        f"- {run.verdict('000.T1', agrees('shift: max |conv(shift(x)) − shift(conv(x))| over three shifts', t1_error, 1e-10, key='shift'))}\n"
+        f"- {run.verdict('000.T1', agrees('linearity: max |h*(ax₁+bx₂) − (a h*x₁ + b h*x₂)| over three draws', t1_linearity, 1e-10, key='linearity'))}"
+    )
+)
 
 # %% [markdown] tags=["item:000.T2", "answer"]
 # ## 000.T2 Which layers are shift-invariant or equivariant?
@@ -535,14 +802,24 @@ display(Markdown(
 
 # %%
 x = torch.randn(1, 1, 28, 28, dtype=torch.float64)
-pool = lambda v: F.max_pool2d(v, 2)                                               # noqa: E731
-cnn = lambda v: engine.tiny_cnn(seed, torch.float64).forward(v)                   # noqa: E731
-t2 = {"constant": ("additive constant, shift (3, 1)", equivariance_error(lambda v: v + 0.7, x, 3, 1)),
-      "relu": ("ReLU, shift (3, 1)", equivariance_error(F.relu, x, 3, 1)),
-      "pool_even_shift": ("max-pool /2, shift (2, 2) -> output shift (1, 1)", equivariance_error(pool, x, 2, 2, out_shift=(1, 1))),
-      "pool_odd_shift": ("max-pool /2, shift (1, 0) -> no output shift fits", min(
-          equivariance_error(pool, x, 1, 0, out_shift=(0, 0)), equivariance_error(pool, x, 1, 0, out_shift=(1, 0)))),
-      "cnn_invariance_shift4": ("whole tiny CNN logits, input shift (4, 0)", (cnn(shift(x, 4, 0)) - cnn(x)).abs().max().item())}
+pool = lambda v: F.max_pool2d(v, 2)  # noqa: E731
+cnn = lambda v: engine.tiny_cnn(seed, torch.float64).forward(v)  # noqa: E731
+t2 = {
+    "constant": ("additive constant, shift (3, 1)", equivariance_error(lambda v: v + 0.7, x, 3, 1)),
+    "relu": ("ReLU, shift (3, 1)", equivariance_error(F.relu, x, 3, 1)),
+    "pool_even_shift": (
+        "max-pool /2, shift (2, 2) -> output shift (1, 1)",
+        equivariance_error(pool, x, 2, 2, out_shift=(1, 1)),
+    ),
+    "pool_odd_shift": (
+        "max-pool /2, shift (1, 0) -> no output shift fits",
+        min(equivariance_error(pool, x, 1, 0, out_shift=(0, 0)), equivariance_error(pool, x, 1, 0, out_shift=(1, 0))),
+    ),
+    "cnn_invariance_shift4": (
+        "whole tiny CNN logits, input shift (4, 0)",
+        (cnn(shift(x, 4, 0)) - cnn(x)).abs().max().item(),
+    ),
+}
 bias = position_bias_errors(seed)
 t2["bias_map"] = ("position-dependent bias map b[n], shift (3, 1)", bias["bias_map"])
 t2["bias_map_predicted"] = ("   predicted: max |b - shift(b)|", bias["bias_map_predicted"])
@@ -552,16 +829,22 @@ t2_table
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
 bias_claim = f"a bias map's equivariance error ({t2['bias_map'][1]:.3f}) is the predicted max |b − shift(b)|"
-display(Markdown(
-    f"- {run.verdict('000.T2', agrees('additive constant is equivariant', t2['constant'][1], 1e-12, key='constant'))}\n"
-    f"- {run.verdict('000.T2', agrees('ReLU is equivariant', t2['relu'][1], 1e-12, key='relu'))}\n"
-    f"- {run.verdict('000.T2', agrees('max-pool /2 with an even shift is equivariant on the coarse grid', t2['pool_even_shift'][1], 1e-12, key='pool_even'))}\n"
-    f"- {run.verdict('000.T2', agrees(bias_claim, abs(t2['bias_map'][1] - t2['bias_map_predicted'][1]), 1e-12, key='bias_map'))}\n"
-    f"- {run.verdict('000.T2', agrees('max-pool /2 with an odd shift (1, 0) is equivariant for output shift (0, 0) or (1, 0)', t2['pool_odd_shift'][1], 1e-12, key='pool_odd'))}\n"
-    f"- {run.verdict('000.T2', agrees('the tiny CNN (flatten + FC head) is shift-invariant for a 4-pixel shift', t2['cnn_invariance_shift4'][1], 1e-12, key='cnn_invariant'))}\n\n"
-    + ("As the answers above predict, the last two claims fail: strided pooling and a flatten + FC head break "
-       "equivariance." if t2["pool_odd_shift"][1] > 1e-12 and t2["cnn_invariance_shift4"][1] > 1e-12 else
-       "The answers above predict that the last two claims fail; here at least one holds, so look at the table.")))
+display(
+    Markdown(
+        f"- {run.verdict('000.T2', agrees('additive constant is equivariant', t2['constant'][1], 1e-12, key='constant'))}\n"
+        f"- {run.verdict('000.T2', agrees('ReLU is equivariant', t2['relu'][1], 1e-12, key='relu'))}\n"
+        f"- {run.verdict('000.T2', agrees('max-pool /2 with an even shift is equivariant on the coarse grid', t2['pool_even_shift'][1], 1e-12, key='pool_even'))}\n"
+        f"- {run.verdict('000.T2', agrees(bias_claim, abs(t2['bias_map'][1] - t2['bias_map_predicted'][1]), 1e-12, key='bias_map'))}\n"
+        f"- {run.verdict('000.T2', agrees('max-pool /2 with an odd shift (1, 0) is equivariant for output shift (0, 0) or (1, 0)', t2['pool_odd_shift'][1], 1e-12, key='pool_odd'))}\n"
+        f"- {run.verdict('000.T2', agrees('the tiny CNN (flatten + FC head) is shift-invariant for a 4-pixel shift', t2['cnn_invariance_shift4'][1], 1e-12, key='cnn_invariant'))}\n\n"
+        + (
+            "As the answers above predict, the last two claims fail: strided pooling and a flatten + FC head break "
+            "equivariance."
+            if t2["pool_odd_shift"][1] > 1e-12 and t2["cnn_invariance_shift4"][1] > 1e-12
+            else "The answers above predict that the last two claims fail; here at least one holds, so look at the table."
+        )
+    )
+)
 
 # %% [markdown] tags=["item:000.T3", "answer"]
 # ## 000.T3 Jacobians of three layers
@@ -598,7 +881,11 @@ t3_table = pd.Series(t3, name="max abs difference").to_frame()
 t3_table
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-display(Markdown("\n".join(f"- {run.verdict('000.T3', agrees(name, error, 1e-10, key=name))}" for name, error in t3.items())))
+display(
+    Markdown(
+        "\n".join(f"- {run.verdict('000.T3', agrees(name, error, 1e-10, key=name))}" for name, error in t3.items())
+    )
+)
 
 # %% [markdown] tags=["item:002.P1", "answer"]
 # ## 002.P1 Gradient descent in one dimension; online learning
@@ -611,8 +898,10 @@ display(Markdown("\n".join(f"- {run.verdict('000.T3', agrees(name, error, 1e-10,
 # small near the bottom, and overshoot when $\eta$ is too large for the curvature.
 
 # %%
-run.figure(gradient_descent_1d_figure(f"002.P1.1 gradient descent on C(v) = v² − 2 cos 3v {run.caption()}"),
-           "002_P1_gradient_descent_1d")
+run.figure(
+    gradient_descent_1d_figure(f"002.P1.1 gradient descent on C(v) = v² − 2 cos 3v {run.caption()}"),
+    "002_P1_gradient_descent_1d",
+)
 
 # %% [markdown] tags=["answer"]
 # > **P1.2** Name one advantage and one disadvantage of online learning (mini-batch size 1)
@@ -689,9 +978,16 @@ print(f"max |autograd dC/dz - (a - y)| = {delta_error:.2e}")
 # %%
 p33 = sigmoid_222_network()
 by_hand, by_autograd = backprop_222_by_hand(p33), backprop_222_by_autograd(p33)
-p33_table = pd.DataFrame([{"quantity": k, "by hand": by_hand[k].flatten().numpy().round(6),
-                           "autograd": by_autograd[k].flatten().numpy().round(6) if k in by_autograd else "—"}
-                          for k in ("a1", "a2", "delta2", "delta1", "W2", "b2", "W1", "b1")]).set_index("quantity")
+p33_table = pd.DataFrame(
+    [
+        {
+            "quantity": k,
+            "by hand": by_hand[k].flatten().numpy().round(6),
+            "autograd": by_autograd[k].flatten().numpy().round(6) if k in by_autograd else "—",
+        }
+        for k in ("a1", "a2", "delta2", "delta1", "W2", "b2", "W1", "b1")
+    ]
+).set_index("quantity")
 p33_error = max((by_hand[k] - by_autograd[k]).abs().max().item() for k in by_autograd)
 run.record("002.P3.3", max_difference=p33_error)
 p33_table
@@ -700,20 +996,28 @@ p33_table
 eta33 = 0.5
 stepped33 = update_step_222(p33, by_hand, eta33)
 numeric33 = finite_difference_222(p33)
-per_weight = pd.DataFrame({"initial θ": named_derivatives_222(p33), "∂C/∂θ by hand": named_derivatives_222(by_hand),
-                           "∂C/∂θ autograd": named_derivatives_222(by_autograd),
-                           "∂C/∂θ finite differences": named_derivatives_222(numeric33),
-                           f"θ after one step (η={eta33})": named_derivatives_222(stepped33)})
+per_weight = pd.DataFrame(
+    {
+        "initial θ": named_derivatives_222(p33),
+        "∂C/∂θ by hand": named_derivatives_222(by_hand),
+        "∂C/∂θ autograd": named_derivatives_222(by_autograd),
+        "∂C/∂θ finite differences": named_derivatives_222(numeric33),
+        f"θ after one step (η={eta33})": named_derivatives_222(stepped33),
+    }
+)
 cost_before, cost_after = cross_entropy_222(p33).item(), cross_entropy_222(stepped33).item()
 fd_error33 = (per_weight["∂C/∂θ by hand"] - per_weight["∂C/∂θ finite differences"]).abs().max()
 run.record("002.P3.3", eta=eta33, cost_before=cost_before, cost_after=cost_after, max_fd_difference=fd_error33)
 per_weight.round(6)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-display(Markdown(
-    f"- {run.verdict('002.P3.3', agrees('derivatives by hand vs autograd', p33_error, 1e-12, key='autograd'))}\n"
-    f"- {run.verdict('002.P3.3', agrees('derivatives by hand vs central finite differences (ε = 1e-6)', fd_error33, 1e-8, key='finite_differences'))}\n"
-    f"- cost of the example: {run.verdict('002.P3.3', compare('after one step', cost_after, 'before', cost_before, better='lower', fmt='{:.4f}', exact=True, key='step_lowers_cost'))}."))
+display(
+    Markdown(
+        f"- {run.verdict('002.P3.3', agrees('derivatives by hand vs autograd', p33_error, 1e-12, key='autograd'))}\n"
+        f"- {run.verdict('002.P3.3', agrees('derivatives by hand vs central finite differences (ε = 1e-6)', fd_error33, 1e-8, key='finite_differences'))}\n"
+        f"- cost of the example: {run.verdict('002.P3.3', compare('after one step', cost_after, 'before', cost_before, better='lower', fmt='{:.4f}', exact=True, key='step_lowers_cost'))}."
+    )
+)
 
 # %% [markdown] tags=["answer"]
 # > **Bonus** Where does the name *softmax* come from?
@@ -732,18 +1036,32 @@ display(Markdown(
 # %%
 hand_s, auto_s = engine_vs_autograd(engine_train.images, engine_train.labels, engine_batch, repeats=1)
 run.record("001.benchmark", engine_s=hand_s, autograd_s=auto_s, ratio=hand_s / auto_s, images=len(engine_train))
-accs = "; ".join(f"{label}: {row.iloc[0]:.0f}% (100 images), {row.iloc[1]:.1f}% (all {len(engine_test_all)})"
-                 for label, row in engine_table.iterrows())
+accs = "; ".join(
+    f"{label}: {row.iloc[0]:.0f}% (100 images), {row.iloc[1]:.1f}% (all {len(engine_test_all)})"
+    for label, row in engine_table.iterrows()
+)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-display(Markdown(
-    f"Final test accuracies after {engine_epochs} epochs {run.caption('001')}: {accs}. Largest finite-difference "
-    f"relative error {max(r['relative error'] for r in fd_rows):.1e}; engine vs autograd training-loss difference "
-    f"{twin['max_abs_difference']:.1e}. One epoch of {len(engine_train)} images takes {hand_s:.2f} s by hand and "
-    f"{auto_s:.2f} s with autograd; against the goal of staying within 3× of autograd: "
-    + run.verdict("001.benchmark", meets("the engine/autograd time ratio", hand_s / auto_s, "the goal of 3×", 3.0,
-                                         fmt="{:.2f}×", key="within_goal"))
-    + " (timed once, on whatever else this machine was running)."))
+display(
+    Markdown(
+        f"Final test accuracies after {engine_epochs} epochs {run.caption('001')}: {accs}. Largest finite-difference "
+        f"relative error {max(r['relative error'] for r in fd_rows):.1e}; engine vs autograd training-loss difference "
+        f"{twin['max_abs_difference']:.1e}. One epoch of {len(engine_train)} images takes {hand_s:.2f} s by hand and "
+        f"{auto_s:.2f} s with autograd; against the goal of staying within 3× of autograd: "
+        + run.verdict(
+            "001.benchmark",
+            meets(
+                "the engine/autograd time ratio",
+                hand_s / auto_s,
+                "the goal of 3×",
+                3.0,
+                fmt="{:.2f}×",
+                key="within_goal",
+            ),
+        )
+        + " (timed once, on whatever else this machine was running)."
+    )
+)
 
 # %% [markdown] tags=["item:none"]
 # ## Summary

@@ -26,18 +26,18 @@
 # The small-scale cousins are notebook 01 (000 task 5) and notebook 02 (003 section 3).
 
 # %% tags=["parameters"]
-profile = "default"              # smoke | default | full
+profile = "default"  # smoke | default | full
 seed = 0
 source_dataset = "fashion-mnist"  # pretraining data of the offline study (all 60k images)
 target_datasets = ["notmnist-10k", "mnist-10k"]
-source_limit = 0                 # 0 keeps every training image; N a balanced subset (smoke)
+source_limit = 0  # 0 keeps every training image; N a balanced subset (smoke)
 pretrain_epochs = 1
-width = 16                       # SequentialCNN width (16 keeps the CPU cost low)
-budgets = [10, 100, 600]         # labels per class (mnist-10k has only 663 of its rarest digit)
+width = 16  # SequentialCNN width (16 keeps the CPU cost low)
+budgets = [10, 100, 600]  # labels per class (mnist-10k has only 663 of its rarest digit)
 seeds = [0, 1]
-steps = 100                      # optimizer steps per transfer run (epochs derived from it)
-test_limit = 0                   # 0 keeps every target test image
-run_pretrained = False           # True only with internet (full): Food-101 and ImageNet weights
+steps = 100  # optimizer steps per transfer run (epochs derived from it)
+test_limit = 0  # 0 keeps every target test image
+run_pretrained = False  # True only with internet (full): Food-101 and ImageNet weights
 backbones = ["resnet18", "mobilenet_v3_large"]
 heads = ["linear", "mlp", "mlp2"]
 head_epochs = 10
@@ -48,20 +48,22 @@ import functools
 import time
 
 import pandas as pd
-import torch
 from IPython.display import Markdown, display
 
 from helpers.data import food101_subset, load_splits
 from helpers.models.backbones import Backbone, make_head, parameter_groups, unfreeze_last_block
-from helpers.models.composite import EncoderHead, freeze
 from helpers.models.classifiers import SequentialCNN
+from helpers.models.composite import EncoderHead
 from helpers.notebook import start_notebook, summary_table
 from helpers.statements import best_of, compare
 from helpers.training import Trainer, count_parameters
 from helpers.transfer import loader_features, study_plot, study_table, transfer_study
 
-run = start_notebook("03_transfer_learning", globals(),
-                     datasets={"004.Ex2": "food101-20", "source": "source_dataset", "study": "target_datasets"})
+run = start_notebook(
+    "03_transfer_learning",
+    globals(),
+    datasets={"004.Ex2": "food101-20", "source": "source_dataset", "study": "target_datasets"},
+)
 
 # %% [markdown] tags=["item:004.Ex2"]
 # ## 004.Ex2 ImageNet backbones on Food-101 (20 classes)
@@ -77,9 +79,14 @@ run = start_notebook("03_transfer_learning", globals(),
 
 # %% jupyter={"source_hidden": true} tags=["remove_input"]
 if not run_pretrained:
-    display(Markdown("> **Needs internet** (ImageNet weights into `TORCH_HOME`, Food-101 into `data/`): "
-                     f"skipped in the `{profile}` profile. Run the `full` profile on a machine with a "
-                     "network; the code below is the real path, tested offline with `weights=None`."))
+    display(
+        Markdown(
+            "> **Needs internet** (ImageNet weights into `TORCH_HOME`, Food-101 into `data/`): "
+            f"skipped in the `{profile}` profile. Run the `full` profile on a machine with a "
+            "network; the code below is the real path, tested offline with `weights=None`."
+        )
+    )
+
 
 # %% tags=["solution"]
 def food_features(name):
@@ -99,11 +106,20 @@ for name in backbones if run_pretrained else []:
         head = make_head(head_kind, backbone.out_features, 20)
         trainer = Trainer(epochs=head_epochs, lr=1e-3, batch_size=128, seed=seed, device=run.device, name=head_kind)
         h = trainer.fit(head, cached["train"], cached["test"])
-        ex2_rows.append({"backbone": name, "head": head_kind, "backbone state": "frozen",
-                         "params trained": count_parameters(head), "epochs": head_epochs,
-                         "time s": h.last("time_s"), "feature pass s": feature_time,
-                         "uncached estimate s": feature_time * head_epochs,   # a backbone pass every epoch
-                         "train acc": h.last("train_acc"), "test acc": h.last("test_acc")})
+        ex2_rows.append(
+            {
+                "backbone": name,
+                "head": head_kind,
+                "backbone state": "frozen",
+                "params trained": count_parameters(head),
+                "epochs": head_epochs,
+                "time s": h.last("time_s"),
+                "feature pass s": feature_time,
+                "uncached estimate s": feature_time * head_epochs,  # a backbone pass every epoch
+                "train acc": h.last("train_acc"),
+                "test acc": h.last("test_acc"),
+            }
+        )
 
 # %% [markdown]
 # Fine-tuning: the best head, the backbone's last block unfrozen (`layer4` of ResNet-18, the
@@ -117,11 +133,27 @@ for name in backbones if run_pretrained else []:
     model = EncoderHead(backbone, make_head(best, backbone.out_features, 20), flatten=True)
     unfreeze_last_block(backbone)
     train, test = (food101_subset(s, transform=backbone.transforms()) for s in ("train", "test"))
-    h = Trainer(epochs=finetune_epochs, lr=1e-3, batch_size=64, seed=seed, device=run.device, name=f"{name} fine-tune",
-                parameter_groups=functools.partial(parameter_groups, lr=1e-3, backbone_factor=0.1)).fit(model, train, test)
-    ex2_rows.append({"backbone": name, "head": best, "backbone state": "last block fine-tuned",
-                     "params trained": count_parameters(model), "epochs": finetune_epochs,
-                     "time s": h.last("time_s"), "train acc": h.last("train_acc"), "test acc": h.last("test_acc")})
+    h = Trainer(
+        epochs=finetune_epochs,
+        lr=1e-3,
+        batch_size=64,
+        seed=seed,
+        device=run.device,
+        name=f"{name} fine-tune",
+        parameter_groups=functools.partial(parameter_groups, lr=1e-3, backbone_factor=0.1),
+    ).fit(model, train, test)
+    ex2_rows.append(
+        {
+            "backbone": name,
+            "head": best,
+            "backbone state": "last block fine-tuned",
+            "params trained": count_parameters(model),
+            "epochs": finetune_epochs,
+            "time s": h.last("time_s"),
+            "train acc": h.last("train_acc"),
+            "test acc": h.last("test_acc"),
+        }
+    )
 
 # %%
 if ex2_rows:
@@ -130,8 +162,12 @@ if ex2_rows:
     run.record("004.Ex2", best_test_acc=float(best_row["test acc"]), best=f"{best_row['backbone']}+{best_row['head']}")
     display(ex2.round(3))
     frozen = ex2[ex2["backbone state"] == "frozen"]
-    display(Markdown(f"Caching saved about {(frozen['uncached estimate s'] - frozen['feature pass s']).sum():.0f} s "
-                     f"over {len(frozen)} frozen-head runs (one backbone pass instead of {head_epochs} per head)."))
+    display(
+        Markdown(
+            f"Caching saved about {(frozen['uncached estimate s'] - frozen['feature pass s']).sum():.0f} s "
+            f"over {len(frozen)} frozen-head runs (one backbone pass instead of {head_epochs} per head)."
+        )
+    )
 else:
     display(Markdown(f"*No Food-101 results in the `{profile}` profile (needs internet).*"))
 
@@ -151,12 +187,21 @@ source_train, source_test = load_splits(source_dataset)
 if source_limit:
     source_train = source_train.per_class(source_limit // 10, seed)
 pretrained = SequentialCNN(width=width)
-pre_trainer = Trainer(epochs=pretrain_epochs, lr=2e-3, batch_size=128, seed=seed, device=run.device,
-                      store=run.store("pretrain_fashion"), name="pretrain")
+pre_trainer = Trainer(
+    epochs=pretrain_epochs,
+    lr=2e-3,
+    batch_size=128,
+    seed=seed,
+    device=run.device,
+    store=run.store("pretrain_fashion"),
+    name="pretrain",
+)
 pre_history = pre_trainer.fit(pretrained, source_train, source_test)
 run.record("source", pretrain_test_acc=pre_history.last("test_acc"), pretrain_time_s=pre_history.last("time_s"))
-print(f"{source_dataset}: test accuracy {pre_history.last('test_acc'):.3f} after "
-      f"{pretrain_epochs} epoch(s), {pre_history.last('time_s'):.0f} s")
+print(
+    f"{source_dataset}: test accuracy {pre_history.last('test_acc'):.3f} after "
+    f"{pretrain_epochs} epoch(s), {pre_history.last('time_s'):.0f} s"
+)
 
 # %%
 targets = {}
@@ -164,15 +209,18 @@ for name in target_datasets:
     train, test = load_splits(name)
     targets[name] = (train, test.per_class(test_limit // 10, seed) if test_limit else test)
 t0 = time.perf_counter()
-results = transfer_study(pretrained, lambda: SequentialCNN(width=width), targets, budgets, seeds,
-                         steps=steps, device=run.device)
+results = transfer_study(
+    pretrained, lambda: SequentialCNN(width=width), targets, budgets, seeds, steps=steps, device=run.device
+)
 study_time = time.perf_counter() - t0
 table = study_table(results)
 table.round(3)
 
 # %%
-run.figure(study_plot(results, f"Test accuracy vs labels per class, pretrained on {source_dataset} "
-                               f"{run.caption('study')}"), "004_Ex2_transfer_study")
+run.figure(
+    study_plot(results, f"Test accuracy vs labels per class, pretrained on {source_dataset} {run.caption('study')}"),
+    "004_Ex2_transfer_study",
+)
 for (target, strategy), row in table.iterrows():
     run.record(f"study.{target}", **{f"{strategy}@{b}": float(v) for b, v in row.items()})
 run.record("study", time_s=study_time, runs=len(results))
@@ -184,26 +232,42 @@ lo, hi = min(budgets), max(budgets)
 
 def study_compare(target, budget, a, b, key):
     """One strategy against another at one budget, judged against the larger of their seed spreads."""
-    noise = (max(spread[(target, a, budget)], spread[(target, b, budget)]), f"seed spread ({len(seeds)} seeds)") \
-        if len(seeds) > 1 else None
-    return run.verdict(f"study.{target}", compare(a, table.loc[(target, a), budget], b, table.loc[(target, b), budget],
-                                                  spread=noise, fmt="{:.3f}", key=key))
+    noise = (
+        (max(spread[(target, a, budget)], spread[(target, b, budget)]), f"seed spread ({len(seeds)} seeds)")
+        if len(seeds) > 1
+        else None
+    )
+    return run.verdict(
+        f"study.{target}",
+        compare(
+            a, table.loc[(target, a), budget], b, table.loc[(target, b), budget], spread=noise, fmt="{:.3f}", key=key
+        ),
+    )
 
 
 lines = []
 for target in target_datasets:
     at_lo = table.xs(target)[lo].to_dict()
-    noise_lo = (max(spread[target].xs(lo, level="labels_per_class")), f"seed spread ({len(seeds)} seeds)") \
-        if len(seeds) > 1 else None
+    noise_lo = (
+        (max(spread[target].xs(lo, level="labels_per_class")), f"seed spread ({len(seeds)} seeds)")
+        if len(seeds) > 1
+        else None
+    )
     lines.append(
         f"- **{target}**, {lo} labels per class: "
-        + run.verdict(f"study.{target}", best_of(at_lo, spread=noise_lo, fmt="{:.3f}", what="test accuracy",
-                                                 key=f"best_at_{lo}"))
+        + run.verdict(
+            f"study.{target}", best_of(at_lo, spread=noise_lo, fmt="{:.3f}", what="test accuracy", key=f"best_at_{lo}")
+        )
         + f"; transfer against scratch: {study_compare(target, lo, 'fine-tune', 'scratch', f'finetune_vs_scratch_at_{lo}')}. "
         f"With {hi} labels per class: {study_compare(target, hi, 'fine-tune', 'scratch', f'finetune_vs_scratch_at_{hi}')}; "
-        f"unfreezing: {study_compare(target, hi, 'fine-tune', 'frozen+linear', f'finetune_vs_frozen_at_{hi}')}.")
-display(Markdown("Each line compares mean test accuracies over the seeds; a gap counts only beyond twice the "
-                 "larger seed spread of the two.\n\n" + "\n".join(lines)))
+        f"unfreezing: {study_compare(target, hi, 'fine-tune', 'frozen+linear', f'finetune_vs_frozen_at_{hi}')}."
+    )
+display(
+    Markdown(
+        "Each line compares mean test accuracies over the seeds; a gap counts only beyond twice the "
+        "larger seed spread of the two.\n\n" + "\n".join(lines)
+    )
+)
 
 # %% [markdown]
 # How to read it: frozen features are only as good as the source task made them. Fashion-MNIST

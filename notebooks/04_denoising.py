@@ -24,22 +24,22 @@
 # (`mnist-10k` in `default`).
 
 # %% tags=["parameters"]
-profile = "default"              # smoke | default | full
+profile = "default"  # smoke | default | full
 seed = 0
-ex3_dataset = "notmnist-10k"     # 004.Ex3 data (notmnist in full)
-p6_dataset = "mnist-10k"         # 002.P6.3 data (mnist in full)
-train_limit = 0                  # 0 keeps every training image; N keeps a balanced subset of N
-test_limit = 0                   # 0 keeps every test image; N keeps a balanced subset of N
+ex3_dataset = "notmnist-10k"  # 004.Ex3 data (notmnist in full)
+p6_dataset = "mnist-10k"  # 002.P6.3 data (mnist in full)
+train_limit = 0  # 0 keeps every training image; N keeps a balanced subset of N
+test_limit = 0  # 0 keeps every test image; N keeps a balanced subset of N
 code_size = 32
 code_sizes = [8, 16, 32, 64]
 shallow_epochs = 40
-shallow_lr = 3e-3                # shallow AE: peak of the one-cycle schedule
-svm_train = 3000                 # SVM fit on this many training codes / images (fit time stays small)
-denoise_train = 3000             # conv denoiser trained on this many noisy images (CPU time)
+shallow_lr = 3e-3  # shallow AE: peak of the one-cycle schedule
+svm_train = 3000  # SVM fit on this many training codes / images (fit time stays small)
+denoise_train = 3000  # conv denoiser trained on this many noisy images (CPU time)
 denoise_epochs = 5
-sigma = 0.3                      # noise standard deviation
+sigma = 0.3  # noise standard deviation
 p6_epochs = 10
-batch_size = 128                 # the exercise asks for 128
+batch_size = 128  # the exercise asks for 128
 lr = 2e-3
 
 # %%
@@ -74,7 +74,7 @@ def with_images(dataset, images):
     return dataclasses.replace(dataset, images=images)
 
 
-fit = functools.partial(run.fit, task="reconstruction", loss="mse", lr=lr, batch_size=batch_size)   # stored per name
+fit = functools.partial(run.fit, task="reconstruction", loss="mse", lr=lr, batch_size=batch_size)  # stored per name
 ex3_train, ex3_test = (d.limited(n, seed) for d, n in zip(load_splits(ex3_dataset), (train_limit, test_limit)))
 print(ex3_train, ex3_test)
 run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
@@ -94,11 +94,26 @@ run.record("data", ex3_train=len(ex3_train), ex3_test=len(ex3_test))
 shallow, shallow_hist = {}, {}
 for size in code_sizes:
     shallow[size] = shallow_models(size)
-    shallow_hist[size] = fit(shallow[size][2], f"shallow_{size}", ex3_train, ex3_test, shallow_epochs,
-                             lr=shallow_lr, optimizer="adamw", schedule="onecycle")
+    shallow_hist[size] = fit(
+        shallow[size][2],
+        f"shallow_{size}",
+        ex3_train,
+        ex3_test,
+        shallow_epochs,
+        lr=shallow_lr,
+        optimizer="adamw",
+        schedule="onecycle",
+    )
 encoder, decoder, autoencoder = shallow[code_size]
-run.figure(curves({f"code {s}": h.epoch for s, h in shallow_hist.items()}, ["test_loss"], ylabel="test MSE per pixel",
-                  title=f"004.Ex3 shallow AE, test loss per code size {run.caption('004.Ex3')}"), "ex3_shallow_curves")
+run.figure(
+    curves(
+        {f"code {s}": h.epoch for s, h in shallow_hist.items()},
+        ["test_loss"],
+        ylabel="test MSE per pixel",
+        title=f"004.Ex3 shallow AE, test loss per code size {run.caption('004.Ex3')}",
+    ),
+    "ex3_shallow_curves",
+)
 
 # %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 e) Inputs on top, reconstructions below
@@ -107,11 +122,19 @@ run.figure(curves({f"code {s}": h.epoch for s, h in shallow_hist.items()}, ["tes
 shown = ex3_test.images[:12]
 with torch.no_grad():
     recon = decoder(encoder(shown.to(run.device))).cpu()
-run.figure(image_rows({"input": shown, f"code {code_size}": recon},
-                      f"004.Ex3 shallow AE on test letters {run.caption('004.Ex3')}"), "ex3_shallow_recon")
+run.figure(
+    image_rows(
+        {"input": shown, f"code {code_size}": recon}, f"004.Ex3 shallow AE on test letters {run.caption('004.Ex3')}"
+    ),
+    "ex3_shallow_recon",
+)
 h = shallow_hist[code_size].epoch
-run.record("004.Ex3", shallow_loss_first=h["train_loss"][0], shallow_loss_last=h["train_loss"][-1],
-           shallow_test_mse=h["test_loss"][-1])
+run.record(
+    "004.Ex3",
+    shallow_loss_first=h["train_loss"][0],
+    shallow_loss_last=h["train_loss"][-1],
+    shallow_test_mse=h["test_loss"][-1],
+)
 
 # %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 f) Evaluating it as a compression tool
@@ -127,48 +150,83 @@ mean_train, pca_components = flat_train.mean(0), pca_basis(flat_train, max(code_
 for size, (enc, dec, _) in shallow.items():
     codes = predict(enc, ex3_test)
     rows.append(compression_row(size, ex3_test.images, codes, lambda z, dec=dec: dec(z.to(run.device)).cpu()))
-    rows[-1]["live_units"] = int((codes > 0).any(0).sum())     # ReLU code units not zero on every test image
-    basis = pca_components[:, :size]                             # the best linear code of the same size
-    rows[-1]["psnr_pca"] = psnr(ex3_test.images.flatten(1), torch.as_tensor(
-        (np.clip((flat_test - mean_train) @ basis @ basis.T + mean_train, 0, 1)), dtype=torch.float32))
+    rows[-1]["live_units"] = int((codes > 0).any(0).sum())  # ReLU code units not zero on every test image
+    basis = pca_components[:, :size]  # the best linear code of the same size
+    rows[-1]["psnr_pca"] = psnr(
+        ex3_test.images.flatten(1),
+        torch.as_tensor((np.clip((flat_test - mean_train) @ basis @ basis.T + mean_train, 0, 1)), dtype=torch.float32),
+    )
 compression = pd.DataFrame(rows).set_index("code_size")
 display(compression.round(3))
 for size, row in compression.iterrows():
-    run.record("004.Ex3", **{f"ratio_u8_{size}": row.ratio_u8, f"psnr_f32_{size}": row.psnr_f32, f"psnr_u8_{size}": row.psnr_u8,
-                             f"live_units_{size}": int(row.live_units), f"psnr_pca_{size}": row.psnr_pca})
+    run.record(
+        "004.Ex3",
+        **{
+            f"ratio_u8_{size}": row.ratio_u8,
+            f"psnr_f32_{size}": row.psnr_f32,
+            f"psnr_u8_{size}": row.psnr_u8,
+            f"live_units_{size}": int(row.live_units),
+            f"psnr_pca_{size}": row.psnr_pca,
+        },
+    )
 
 mean_image_mse = torch.mean((ex3_test.images - ex3_train.images.mean(0, keepdim=True)) ** 2).item()
 run.record("004.Ex3", mean_image_mse=mean_image_mse)
 
 # %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
-baseline = {size: compare(f"code {size}", row.mse, "the mean image", mean_image_mse, better="lower", fmt="{:.4f}",
-                          spread=(0.05 * mean_image_mse, "tolerance of 5% of the baseline"),
-                          key=f"code_{size}_vs_mean_image") for size, row in compression.iterrows()}
+baseline = {
+    size: compare(
+        f"code {size}",
+        row.mse,
+        "the mean image",
+        mean_image_mse,
+        better="lower",
+        fmt="{:.4f}",
+        spread=(0.05 * mean_image_mse, "tolerance of 5% of the baseline"),
+        key=f"code_{size}_vs_mean_image",
+    )
+    for size, row in compression.iterrows()
+}
 flagged = [size for size, st in baseline.items() if st.outcome != "a"]
 best = compression.psnr_f32.idxmax()
-display(Markdown("Against the trivial compressor that sends nothing and decodes every image as the mean training "
-                 f"image (test MSE {mean_image_mse:.4f}): "
-                 + "; ".join(run.verdict("004.Ex3", st) for st in baseline.values()) + ". "
-                 + (f"**Flagged:** code size(s) {', '.join(map(str, flagged))} decode no better than the mean image: "
-                    "that model has not learnt to compress (too few epochs, or stuck), and its bandwidth figure is "
-                    "meaningless." if flagged else "No code size is near that baseline: every model compresses.")
-                 + "\n\n"
-                 f"On {ex3_dataset} ({profile}), a {code_size}-value code sent as 8-bit values is "
-                 f"{compression.ratio_u8[code_size]:.1f}× smaller than the raw image and decodes at "
-                 f"{compression.psnr_u8[code_size]:.1f} dB PSNR ({compression.psnr_f32[code_size]:.1f} dB with float32 codes). "
-                 f"The sweep runs from {compression.ratio_u8.max():.0f}× at {compression.psnr_f32.min():.1f} dB to "
-                 f"{compression.ratio_u8.min():.1f}× at {compression.psnr_f32.max():.1f} dB (code {best}): "
-                 "bandwidth and fidelity trade against each other, and 8-bit quantisation of the codes costs "
-                 f"{(compression.psnr_f32 - compression.psnr_u8).max():.2f} dB at most. `live_units` counts the code "
-                 "values that are non-zero for at least one test image: a ReLU unit that is zero everywhere (dead) "
-                 "carries nothing, so a code with dead units is effectively that much smaller. `psnr_pca` is the PSNR "
-                 "of the best *linear* code of the same size (the top principal components of the training images): "
-                 + ", ".join(f"code {s}: AE {r.psnr_f32:.1f} dB vs PCA {r.psnr_pca:.1f} dB" for s, r in compression.iterrows())
-                 + ". An AE below its PCA line has not used its code fully (dead units, undertraining); one above it "
-                 "gains from its non-linear decoder. "
-                 + ("Dead units here: " + ", ".join(f"code {s}: {s - int(r.live_units)} of {s}" for s, r in compression.iterrows()
-                                                    if r.live_units < s) + "."
-                    if (compression.live_units < compression.index).any() else "No code size has a dead unit.")))
+display(
+    Markdown(
+        "Against the trivial compressor that sends nothing and decodes every image as the mean training "
+        f"image (test MSE {mean_image_mse:.4f}): "
+        + "; ".join(run.verdict("004.Ex3", st) for st in baseline.values())
+        + ". "
+        + (
+            f"**Flagged:** code size(s) {', '.join(map(str, flagged))} decode no better than the mean image: "
+            "that model has not learnt to compress (too few epochs, or stuck), and its bandwidth figure is "
+            "meaningless."
+            if flagged
+            else "No code size is near that baseline: every model compresses."
+        )
+        + "\n\n"
+        f"On {ex3_dataset} ({profile}), a {code_size}-value code sent as 8-bit values is "
+        f"{compression.ratio_u8[code_size]:.1f}× smaller than the raw image and decodes at "
+        f"{compression.psnr_u8[code_size]:.1f} dB PSNR ({compression.psnr_f32[code_size]:.1f} dB with float32 codes). "
+        f"The sweep runs from {compression.ratio_u8.max():.0f}× at {compression.psnr_f32.min():.1f} dB to "
+        f"{compression.ratio_u8.min():.1f}× at {compression.psnr_f32.max():.1f} dB (code {best}): "
+        "bandwidth and fidelity trade against each other, and 8-bit quantisation of the codes costs "
+        f"{(compression.psnr_f32 - compression.psnr_u8).max():.2f} dB at most. `live_units` counts the code "
+        "values that are non-zero for at least one test image: a ReLU unit that is zero everywhere (dead) "
+        "carries nothing, so a code with dead units is effectively that much smaller. `psnr_pca` is the PSNR "
+        "of the best *linear* code of the same size (the top principal components of the training images): "
+        + ", ".join(f"code {s}: AE {r.psnr_f32:.1f} dB vs PCA {r.psnr_pca:.1f} dB" for s, r in compression.iterrows())
+        + ". An AE below its PCA line has not used its code fully (dead units, undertraining); one above it "
+        "gains from its non-linear decoder. "
+        + (
+            "Dead units here: "
+            + ", ".join(
+                f"code {s}: {s - int(r.live_units)} of {s}" for s, r in compression.iterrows() if r.live_units < s
+            )
+            + "."
+            if (compression.live_units < compression.index).any()
+            else "No code size has a dead unit."
+        )
+    )
+)
 
 # %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 g) An SVM on the codes vs on the raw pixels
@@ -179,31 +237,56 @@ display(Markdown("Against the trivial compressor that sends nothing and decodes 
 # %% tags=["solution"]
 svm_rows = {}
 sub = ex3_train.head(min(svm_train, len(ex3_train)))
-for name, transform in {"AE codes": lambda d: predict(encoder, d).numpy(),
-                        "raw pixels": lambda d: d.images.flatten(1).numpy()}.items():
+for name, transform in {
+    "AE codes": lambda d: predict(encoder, d).numpy(),
+    "raw pixels": lambda d: d.images.flatten(1).numpy(),
+}.items():
     start = time.perf_counter()
     svm = SVC().fit(transform(sub), sub.labels.numpy())
     seconds = time.perf_counter() - start
-    svm_rows[name] = {"features": transform(sub).shape[1], "fit_s": seconds,
-                      "test_acc": svm.score(transform(ex3_test), ex3_test.labels.numpy())}
+    svm_rows[name] = {
+        "features": transform(sub).shape[1],
+        "fit_s": seconds,
+        "test_acc": svm.score(transform(ex3_test), ex3_test.labels.numpy()),
+    }
 svm_table = pd.DataFrame(svm_rows).T
 display(svm_table.round(3))
-run.record("004.Ex3", svm_acc_codes=svm_rows["AE codes"]["test_acc"], svm_acc_pixels=svm_rows["raw pixels"]["test_acc"],
-           svm_fit_s_codes=svm_rows["AE codes"]["fit_s"], svm_fit_s_pixels=svm_rows["raw pixels"]["fit_s"])
+run.record(
+    "004.Ex3",
+    svm_acc_codes=svm_rows["AE codes"]["test_acc"],
+    svm_acc_pixels=svm_rows["raw pixels"]["test_acc"],
+    svm_fit_s_codes=svm_rows["AE codes"]["fit_s"],
+    svm_fit_s_pixels=svm_rows["raw pixels"]["fit_s"],
+)
 
 # %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 c, p = svm_rows["AE codes"], svm_rows["raw pixels"]
-svm_cmp = compare(f"the SVM on {code_size}-value codes", 100 * c["test_acc"], "the SVM on 784 pixels",
-                  100 * p["test_acc"], fmt="{:.1f}%", diff_fmt="{:.1f} points", key="codes_vs_pixels",
-                  spread=(100 * standard_error(max(c["test_acc"], p["test_acc"]), len(ex3_test)),
-                          f"standard error of an accuracy on {len(ex3_test)} test images"))
-display(Markdown(f"On {ex3_dataset} ({profile}, {len(sub)} training examples): {run.verdict('004.Ex3.g', svm_cmp)}; "
-                 f"fit times {c['fit_s']:.2f} s on codes and {p['fit_s']:.2f} s on pixels (shared machine). The codes "
-                 "were learnt without labels to reconstruct, not to separate classes, "
-                 + {"a": "yet they serve the SVM better than the pixels — the bottleneck removed pixel noise that hurt it",
-                    "same": "and they keep the class information as well as the pixels do",
-                    "b": "so they keep only part of the class information"}[svm_cmp.outcome]
-                 + f", at {784 / code_size:.0f}× fewer features."))
+svm_cmp = compare(
+    f"the SVM on {code_size}-value codes",
+    100 * c["test_acc"],
+    "the SVM on 784 pixels",
+    100 * p["test_acc"],
+    fmt="{:.1f}%",
+    diff_fmt="{:.1f} points",
+    key="codes_vs_pixels",
+    spread=(
+        100 * standard_error(max(c["test_acc"], p["test_acc"]), len(ex3_test)),
+        f"standard error of an accuracy on {len(ex3_test)} test images",
+    ),
+)
+display(
+    Markdown(
+        f"On {ex3_dataset} ({profile}, {len(sub)} training examples): {run.verdict('004.Ex3.g', svm_cmp)}; "
+        f"fit times {c['fit_s']:.2f} s on codes and {p['fit_s']:.2f} s on pixels (shared machine). The codes "
+        "were learnt without labels to reconstruct, not to separate classes, "
+        + {
+            "a": "yet they serve the SVM better than the pixels — the bottleneck removed pixel noise that hurt it",
+            "same": "and they keep the class information as well as the pixels do",
+            "b": "so they keep only part of the class information",
+        }[svm_cmp.outcome]
+        + f", at {784 / code_size:.0f}× fewer features."
+    )
+)
 
 # %% [markdown] tags=["item:004.Ex3"]
 # ## 004.Ex3 Convolutional denoising autoencoder
@@ -216,19 +299,38 @@ summary = pd.DataFrame(layer_summary(ConvDenoiser()), columns=["layer", "output 
 display(summary)
 code_shape = summary[summary.layer.str.startswith("encoder")]["output shape"].iloc[-1]
 code_values = int(np.prod(code_shape))
-run.record("004.Ex3", diabolo_ok=summary["output shape"].iloc[-1] == (1, 28, 28), encoder_output_values=code_values,
-           denoiser_params=int(summary["parameters"].sum()))
+run.record(
+    "004.Ex3",
+    diabolo_ok=summary["output shape"].iloc[-1] == (1, 28, 28),
+    encoder_output_values=code_values,
+    denoiser_params=int(summary["parameters"].sum()),
+)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-compresses = compare("the encoder's output", code_values, "the input", 784, better="neither", fmt="{:,.0f} values",
-                     diff_fmt="{:,.0f} values", exact=True, key="encoder_size")
-display(Markdown(f"a) The output shape {summary['output shape'].iloc[-1]} "
-                 + ("equals" if tuple(summary["output shape"].iloc[-1]) == (1, 28, 28) else "**differs from**")
-                 + f" the input's (1, 28, 28). b) The encoder's output is {code_shape}: "
-                 + run.verdict("004.Ex3.b", compresses) + (
-                     f" ({code_values / 784:.1f}× the input), so this encoder does not compress; it is a denoiser, "
-                     "not a codec." if compresses.outcome == "a" else
-                     ", so its output is a compressed code and could serve as a codec's bitstream.")))
+compresses = compare(
+    "the encoder's output",
+    code_values,
+    "the input",
+    784,
+    better="neither",
+    fmt="{:,.0f} values",
+    diff_fmt="{:,.0f} values",
+    exact=True,
+    key="encoder_size",
+)
+display(
+    Markdown(
+        f"a) The output shape {summary['output shape'].iloc[-1]} "
+        + ("equals" if tuple(summary["output shape"].iloc[-1]) == (1, 28, 28) else "**differs from**")
+        + f" the input's (1, 28, 28). b) The encoder's output is {code_shape}: "
+        + run.verdict("004.Ex3.b", compresses)
+        + (
+            f" ({code_values / 784:.1f}× the input), so this encoder does not compress; it is a denoiser, not a codec."
+            if compresses.outcome == "a"
+            else ", so its output is a compressed code and could serve as a codec's bitstream."
+        )
+    )
+)
 
 # %% [markdown]
 # Training data: the first `denoise_train` training images with fresh Gaussian noise (σ = `sigma`,
@@ -239,22 +341,43 @@ display(Markdown(f"a) The output shape {summary['output shape'].iloc[-1]} "
 # %% tags=["solution"]
 noisy_test = noise.gaussian_noise(ex3_test.images, sigma, generator=torch.Generator().manual_seed(seed))
 denoiser = ConvDenoiser()
-den_hist = fit(denoiser, "conv_denoiser", ex3_train.head(min(denoise_train, len(ex3_train))), None, denoise_epochs,
-               corrupt=noise.GaussianNoise(sigma))
+den_hist = fit(
+    denoiser,
+    "conv_denoiser",
+    ex3_train.head(min(denoise_train, len(ex3_train))),
+    None,
+    denoise_epochs,
+    corrupt=noise.GaussianNoise(sigma),
+)
 denoised = predict(denoiser, with_images(ex3_test, noisy_test))
 before, after = psnr(ex3_test.images, noisy_test), psnr(ex3_test.images, denoised)
-run.record("004.Ex3", denoise_psnr_before=before, denoise_psnr_after=after,
-           denoise_test_mse=float(((denoised - ex3_test.images) ** 2).mean()),
-           denoise_loss_first=den_hist.epoch["train_loss"][0], denoise_loss_last=den_hist.last("train_loss"))
-run.figure(image_rows({"noisy": noisy_test[:12], "denoised": denoised[:12], "clean": ex3_test.images[:12]},
-                      f"004.Ex3 conv denoiser, σ={sigma}: PSNR {before:.1f} → {after:.1f} dB {run.caption('004.Ex3')}"),
-           "ex3_denoise_rows")
+run.record(
+    "004.Ex3",
+    denoise_psnr_before=before,
+    denoise_psnr_after=after,
+    denoise_test_mse=float(((denoised - ex3_test.images) ** 2).mean()),
+    denoise_loss_first=den_hist.epoch["train_loss"][0],
+    denoise_loss_last=den_hist.last("train_loss"),
+)
+run.figure(
+    image_rows(
+        {"noisy": noisy_test[:12], "denoised": denoised[:12], "clean": ex3_test.images[:12]},
+        f"004.Ex3 conv denoiser, σ={sigma}: PSNR {before:.1f} → {after:.1f} dB {run.caption('004.Ex3')}",
+    ),
+    "ex3_denoise_rows",
+)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
-display(Markdown(f"Over the {len(ex3_test)} noisy test letters, PSNR against the clean letters: "
-                 + run.verdict("004.Ex3.e", compare("the denoised output", after, "the noisy input", before,
-                                                    fmt="{:.1f} dB", key="denoising_gain"))
-                 + f", after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images."))
+display(
+    Markdown(
+        f"Over the {len(ex3_test)} noisy test letters, PSNR against the clean letters: "
+        + run.verdict(
+            "004.Ex3.e",
+            compare("the denoised output", after, "the noisy input", before, fmt="{:.1f} dB", key="denoising_gain"),
+        )
+        + f", after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images."
+    )
+)
 
 # %% [markdown]
 # **Explore the noise level:** the denoiser was trained at σ = `sigma`; the slider shows how it
@@ -262,7 +385,7 @@ display(Markdown(f"Over the {len(ex3_test)} noisy test letters, PSNR against the
 # and of the output.
 
 # %%
-noise_explorer({"conv denoiser": denoiser}, ex3_test, sigma, run.caption('004.Ex3'))
+noise_explorer({"conv denoiser": denoiser}, ex3_test, sigma, run.caption("004.Ex3"))
 
 # %% [markdown] tags=["item:002.P5.2"]
 # ## 002.P5.2 A corruption process on a 2-D data set
@@ -274,6 +397,7 @@ noise_explorer({"conv denoiser": denoiser}, ex3_test, sigma, run.caption('004.Ex
 
 # %%
 import matplotlib.pyplot as plt
+
 clean2d = noise.parabola_samples(400, seed=seed)
 noisy2d = noise.corrupt_2d(clean2d, sigma, seed=seed)
 fig, ax = plt.subplots(figsize=(5.4, 4.2))
@@ -298,73 +422,150 @@ p6_noisy = noise.gaussian_noise(p6_test.images, sigma, generator=torch.Generator
 p6_models, p6_hist = {}, {}
 for label, skip in {"CAE (P6.1)": False, "CAE + skips (P6.2)": True}.items():
     p6_models[label] = ConvAutoencoder2D(skip=skip)
-    p6_hist[label] = fit(p6_models[label], f"p63_skip{int(skip)}", p6_train, p6_test, p6_epochs,
-                         corrupt=noise.GaussianNoise(sigma))
-run.figure(curves({k: h.epoch for k, h in p6_hist.items()}, ["train_loss", "test_loss"], ylabel="MSE per pixel (vs clean)",
-                  title=f"002.P6.3 noisy-input CAE losses {run.caption('002.P6.3')}"), "p63_curves")
+    p6_hist[label] = fit(
+        p6_models[label], f"p63_skip{int(skip)}", p6_train, p6_test, p6_epochs, corrupt=noise.GaussianNoise(sigma)
+    )
+run.figure(
+    curves(
+        {k: h.epoch for k, h in p6_hist.items()},
+        ["train_loss", "test_loss"],
+        ylabel="MSE per pixel (vs clean)",
+        title=f"002.P6.3 noisy-input CAE losses {run.caption('002.P6.3')}",
+    ),
+    "p63_curves",
+)
 
 # %%
 p6_out = {k: predict(m, with_images(p6_test, p6_noisy)) for k, m in p6_models.items()}
-run.figure(image_rows({"noisy input": p6_noisy[:12], **{k: v[:12] for k, v in p6_out.items()}, "clean": p6_test.images[:12]},
-                      f"002.P6.3 reconstructions of noisy digits, σ={sigma} {run.caption('002.P6.3')}"), "p63_recon")
+run.figure(
+    image_rows(
+        {"noisy input": p6_noisy[:12], **{k: v[:12] for k, v in p6_out.items()}, "clean": p6_test.images[:12]},
+        f"002.P6.3 reconstructions of noisy digits, σ={sigma} {run.caption('002.P6.3')}",
+    ),
+    "p63_recon",
+)
 p6_silhouette = {}
 for k, m in p6_models.items():
     z = predict(m, with_images(p6_test, p6_noisy), fn=lambda model, x: model.encode(x)).numpy()
     p6_silhouette[k] = latent_stats(z, p6_test.labels.numpy(), seed=seed)["silhouette"]
-    run.figure(scatter_2d(z, p6_test.labels.numpy(), p6_test.classes,
-                          f"002.P6.3 {k}: 2-D codes of noisy test digits {run.caption('002.P6.3')}"), f"p63_codes_skip{int(m.skip)}")
+    run.figure(
+        scatter_2d(
+            z,
+            p6_test.labels.numpy(),
+            p6_test.classes,
+            f"002.P6.3 {k}: 2-D codes of noisy test digits {run.caption('002.P6.3')}",
+        ),
+        f"p63_codes_skip{int(m.skip)}",
+    )
 
 # %% [markdown]
 # The same noise-level slider for both CAEs: the skip model's output follows the input's noise
 # as σ grows, the plain CAE keeps drawing a clean prototype.
 
 # %%
-noise_explorer(p6_models, p6_test, sigma, run.caption('002.P6.3'))
+noise_explorer(p6_models, p6_test, sigma, run.caption("002.P6.3"))
 
 # %%
-err = {k: {"mse_vs_clean": torch.mean((v - p6_test.images) ** 2).item(), "mse_vs_noisy": torch.mean((v - p6_noisy) ** 2).item(),
-           "psnr_vs_clean": psnr(p6_test.images, v)} for k, v in p6_out.items()}
+err = {
+    k: {
+        "mse_vs_clean": torch.mean((v - p6_test.images) ** 2).item(),
+        "mse_vs_noisy": torch.mean((v - p6_noisy) ** 2).item(),
+        "psnr_vs_clean": psnr(p6_test.images, v),
+    }
+    for k, v in p6_out.items()
+}
 display(pd.DataFrame(err).T.round(4))
 a, b = err["CAE (P6.1)"], err["CAE + skips (P6.2)"]
-run.record("002.P6.3", sigma=sigma, mse_noskip=a["mse_vs_clean"], mse_skip=b["mse_vs_clean"],
-           mse_noisy_noskip=a["mse_vs_noisy"], mse_noisy_skip=b["mse_vs_noisy"], psnr_input=psnr(p6_test.images, p6_noisy))
-noise_mse = torch.mean((p6_noisy - p6_test.images) ** 2).item()   # how far the noisy input is from the clean digit
+run.record(
+    "002.P6.3",
+    sigma=sigma,
+    mse_noskip=a["mse_vs_clean"],
+    mse_skip=b["mse_vs_clean"],
+    mse_noisy_noskip=a["mse_vs_noisy"],
+    mse_noisy_skip=b["mse_vs_noisy"],
+    psnr_input=psnr(p6_test.images, p6_noisy),
+)
+noise_mse = torch.mean((p6_noisy - p6_test.images) ** 2).item()  # how far the noisy input is from the clean digit
 run.record("002.P6.3", noise_mse=noise_mse)
 
 # %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
 lines = []
 for k, e in err.items():
-    side = compare("its MSE to the noisy inputs", e["mse_vs_noisy"], "its MSE to the clean digits", e["mse_vs_clean"],
-                   better="neither", fmt="{:.4f}", key=f"{k}: closer to clean or noisy")
-    lines.append(f"- **{k}**: {run.verdict('002.P6.3', side)}"
-                 + (" — the output is closer to the clean digits." if side.outcome == "a" else
-                    " — the output is closer to the noisy inputs." if side.outcome == "b" else "."))
+    side = compare(
+        "its MSE to the noisy inputs",
+        e["mse_vs_noisy"],
+        "its MSE to the clean digits",
+        e["mse_vs_clean"],
+        better="neither",
+        fmt="{:.4f}",
+        key=f"{k}: closer to clean or noisy",
+    )
+    lines.append(
+        f"- **{k}**: {run.verdict('002.P6.3', side)}"
+        + (
+            " — the output is closer to the clean digits."
+            if side.outcome == "a"
+            else " — the output is closer to the noisy inputs."
+            if side.outcome == "b"
+            else "."
+        )
+    )
 excess = {k: e["mse_vs_noisy"] - e["mse_vs_clean"] for k, e in err.items()}
-skips_clean = compare("with skips", b["mse_vs_clean"], "without skips", a["mse_vs_clean"], better="lower",
-                      fmt="{:.4f}", key="skips: distance to clean")
-skips_noise = compare("with skips", excess["CAE + skips (P6.2)"], "without skips", excess["CAE (P6.1)"],
-                      better="higher", fmt="{:.4f}", key="skips: noise followed")
-display(Markdown(
-    f"On noisy {p6_dataset} ({profile}), σ = {sigma}; the noisy inputs themselves are at MSE {noise_mse:.4f} from the "
-    "clean digits.\n\n" + "\n".join(lines) + "\n\n"
-    f"With against without skips — distance to the clean digits: {run.verdict('002.P6.3', skips_clean)}. "
-    "An output that ignores the noise is farther from the noisy input than from the clean digit by about the "
-    f"noise's own MSE ({noise_mse:.4f}); the more an output follows the noise, the smaller that excess. Excess "
-    f"(MSE to noisy − MSE to clean): {run.verdict('002.P6.3', skips_noise)}.\n\n"
-    "Why one would expect a difference: the plain CAE must rebuild each digit from two numbers, which cannot hold "
-    "pixel noise, so it can only output a clean (if blurry) prototype. The skips add the encoder's pooled feature "
-    "maps straight into the decoder, a path that bypasses the 2-D bottleneck; trained against clean targets, the "
-    "decoder learns to use that path for the digit's layout while the pooling and the convolutions average the "
-    "noise away. "
-    + ("In this run the skip model follows the noise less than the plain model (a larger excess): the skips carry "
-       "layout, not noise." if skips_noise.outcome == "a" else
-       "In this run the skip model follows the noise more than the plain model (a smaller excess): some noise does "
-       "come through the skips." if skips_noise.outcome == "b" else
-       "In this run the two models follow the noise equally.")
-    + " The 2-D codes, silhouette by digit (higher: more of the digit identity): "
-    + run.verdict("002.P6.3", compare("with skips", p6_silhouette["CAE + skips (P6.2)"], "without skips",
-                                      p6_silhouette["CAE (P6.1)"], fmt="{:.3f}", key="skips: code silhouette"))
-    + ". A decoder that leans on the skips leaves the code less to carry, which would show as a lower silhouette."))
+skips_clean = compare(
+    "with skips",
+    b["mse_vs_clean"],
+    "without skips",
+    a["mse_vs_clean"],
+    better="lower",
+    fmt="{:.4f}",
+    key="skips: distance to clean",
+)
+skips_noise = compare(
+    "with skips",
+    excess["CAE + skips (P6.2)"],
+    "without skips",
+    excess["CAE (P6.1)"],
+    better="higher",
+    fmt="{:.4f}",
+    key="skips: noise followed",
+)
+display(
+    Markdown(
+        f"On noisy {p6_dataset} ({profile}), σ = {sigma}; the noisy inputs themselves are at MSE {noise_mse:.4f} from the "
+        "clean digits.\n\n" + "\n".join(lines) + "\n\n"
+        f"With against without skips — distance to the clean digits: {run.verdict('002.P6.3', skips_clean)}. "
+        "An output that ignores the noise is farther from the noisy input than from the clean digit by about the "
+        f"noise's own MSE ({noise_mse:.4f}); the more an output follows the noise, the smaller that excess. Excess "
+        f"(MSE to noisy − MSE to clean): {run.verdict('002.P6.3', skips_noise)}.\n\n"
+        "Why one would expect a difference: the plain CAE must rebuild each digit from two numbers, which cannot hold "
+        "pixel noise, so it can only output a clean (if blurry) prototype. The skips add the encoder's pooled feature "
+        "maps straight into the decoder, a path that bypasses the 2-D bottleneck; trained against clean targets, the "
+        "decoder learns to use that path for the digit's layout while the pooling and the convolutions average the "
+        "noise away. "
+        + (
+            "In this run the skip model follows the noise less than the plain model (a larger excess): the skips carry "
+            "layout, not noise."
+            if skips_noise.outcome == "a"
+            else "In this run the skip model follows the noise more than the plain model (a smaller excess): some noise does "
+            "come through the skips."
+            if skips_noise.outcome == "b"
+            else "In this run the two models follow the noise equally."
+        )
+        + " The 2-D codes, silhouette by digit (higher: more of the digit identity): "
+        + run.verdict(
+            "002.P6.3",
+            compare(
+                "with skips",
+                p6_silhouette["CAE + skips (P6.2)"],
+                "without skips",
+                p6_silhouette["CAE (P6.1)"],
+                fmt="{:.3f}",
+                key="skips: code silhouette",
+            ),
+        )
+        + ". A decoder that leans on the skips leaves the code less to carry, which would show as a lower silhouette."
+    )
+)
 
 # %% [markdown] tags=["item:none"]
 # ## Summary

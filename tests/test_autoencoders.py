@@ -16,10 +16,18 @@ from helpers.search import grid_points, grid_search
 X = torch.rand(4, 1, 28, 28)
 
 
-@pytest.mark.parametrize("model, d", [(ae.conv_autoencoder(12), 12), (ae.conv_autoencoder(12, fc=False), 12),
-                                      (ae.conv_autoencoder(5, dropout=0.25), 5), (ae.MLPAutoencoder(), 2),
-                                      (ae.ConvAutoencoder2D(), 2), (ae.ConvAutoencoder2D(skip=True), 2),
-                                      (ae.linear_autoencoder(8), 8)])
+@pytest.mark.parametrize(
+    "model, d",
+    [
+        (ae.conv_autoencoder(12), 12),
+        (ae.conv_autoencoder(12, fc=False), 12),
+        (ae.conv_autoencoder(5, dropout=0.25), 5),
+        (ae.MLPAutoencoder(), 2),
+        (ae.ConvAutoencoder2D(), 2),
+        (ae.ConvAutoencoder2D(skip=True), 2),
+        (ae.linear_autoencoder(8), 8),
+    ],
+)
 def test_every_autoencoder_encodes_to_d_and_reconstructs_the_input_shape(model, d):
     z = model.encode(X)
     assert z.shape == (4, d)
@@ -41,12 +49,29 @@ def test_classifiers_give_ten_logits():
 
 def test_p6_1_cae_has_exactly_the_listed_layers():
     model = ae.ConvAutoencoder2D()
-    layers = [(type(m).__name__, getattr(m, "in_channels", getattr(m, "in_features", None)),
-               getattr(m, "out_channels", getattr(m, "out_features", None)))
-              for m in model.children() if not isinstance(m, (nn.ReLU, nn.Sigmoid))]
-    assert layers == [("Conv2d", 1, 4), ("MaxPool2d", None, None), ("Conv2d", 4, 8), ("MaxPool2d", None, None),
-                      ("Linear", 392, 20), ("Linear", 20, 2), ("Linear", 2, 20), ("Linear", 20, 392),
-                      ("Upsample", None, None), ("Conv2d", 8, 4), ("Upsample", None, None), ("Conv2d", 4, 1)]
+    layers = [
+        (
+            type(m).__name__,
+            getattr(m, "in_channels", getattr(m, "in_features", None)),
+            getattr(m, "out_channels", getattr(m, "out_features", None)),
+        )
+        for m in model.children()
+        if not isinstance(m, (nn.ReLU, nn.Sigmoid))
+    ]
+    assert layers == [
+        ("Conv2d", 1, 4),
+        ("MaxPool2d", None, None),
+        ("Conv2d", 4, 8),
+        ("MaxPool2d", None, None),
+        ("Linear", 392, 20),
+        ("Linear", 20, 2),
+        ("Linear", 2, 20),
+        ("Linear", 20, 392),
+        ("Upsample", None, None),
+        ("Conv2d", 8, 4),
+        ("Upsample", None, None),
+        ("Conv2d", 4, 1),
+    ]
     assert model.conv1.kernel_size == (3, 3) and model.conv1.padding == (1, 1) and model.pool1.stride == 2
     assert model.up1.mode == "nearest" and model.up1.scale_factor == 2
 
@@ -55,9 +80,9 @@ def test_skip_model_uses_the_skips_and_decodes_codes_alone():
     model = ae.ConvAutoencoder2D(skip=True)
     z, (p1, p2) = model.encode_with_skips(X)
     assert p1.shape == (4, 4, 14, 14) and p2.shape == (4, 8, 7, 7)
-    assert not torch.allclose(model(X), model.decode(z))          # the skips change the output
+    assert not torch.allclose(model(X), model.decode(z))  # the skips change the output
     plain = ae.ConvAutoencoder2D(skip=False)
-    plain.load_state_dict(model.state_dict())                      # same weights, no extra parameters
+    plain.load_state_dict(model.state_dict())  # same weights, no extra parameters
     assert torch.allclose(plain(X), model.decode(z))
 
 
@@ -100,8 +125,9 @@ def test_random_codes_match_the_codes_statistics():
 
 def test_grid_search_on_a_two_point_grid_keeps_grid_order():
     assert grid_points({"a": [1, 2], "b": [0]}) == [{"a": 1, "b": 0}, {"a": 2, "b": 0}]
-    table = grid_search({"latent": [10, 5], "dropout": [0.0]}, lambda latent, dropout: {"val_loss": 1 / latent},
-                        executor="serial")
+    table = grid_search(
+        {"latent": [10, 5], "dropout": [0.0]}, lambda latent, dropout: {"val_loss": 1 / latent}, executor="serial"
+    )
     assert list(table["latent"]) == [10, 5] and list(table["val_loss"]) == [0.1, 0.2]
     with pytest.raises(KeyError):
         grid_search({"a": [1]}, lambda a: {"loss": a}, executor="serial")
@@ -110,13 +136,26 @@ def test_grid_search_on_a_two_point_grid_keeps_grid_order():
 @pytest.mark.notebook
 def test_autoencoders_notebook_runs_in_smoke_and_learns(smoke_run):
     metrics = smoke_run("02_autoencoders")
-    for key in ("000.1", "000.2", "000.3", "000.4", "000.5", "002.P5.3", "002.P5.4", "002.P6.1", "002.P6.2",
-                "003.1", "003.2", "003.3", "003.4"):
+    for key in (
+        "000.1",
+        "000.2",
+        "000.3",
+        "000.4",
+        "000.5",
+        "002.P5.3",
+        "002.P5.4",
+        "002.P6.1",
+        "002.P6.2",
+        "003.1",
+        "003.2",
+        "003.3",
+        "003.4",
+    ):
         assert key in metrics, key
     assert metrics["datasets"]["000"] == "mnist-10k" and metrics["datasets"]["003"] == "fashion-mnist"
     assert 0 < metrics["000.1"]["test_l1"] < 0.5
-    assert 0 < metrics["000.1"]["test_l1_no_fc_linear"] < 0.5        # the fair no-FC comparison is measured
-    assert metrics["000.2"]["test_acc"] > 0.2                      # chance is 0.1
+    assert 0 < metrics["000.1"]["test_l1_no_fc_linear"] < 0.5  # the fair no-FC comparison is measured
+    assert metrics["000.2"]["test_acc"] > 0.2  # chance is 0.1
     assert metrics["000.4"]["seeds"] >= 2 and 0 <= metrics["000.4"]["acc_std"] < 0.5
     assert metrics["003.2"]["points"] == 2
     assert 0 <= metrics["003.3"]["test_acc"] <= 1

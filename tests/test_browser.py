@@ -77,20 +77,41 @@ def lab(tmp_path_factory):
     tracker.write_text(json.dumps({"windowingMode": "none"}))
     port, token = free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WORKBOOK_", "JPY_"))}
-    env.update({"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-                "JUPYTER_CONFIG_PATH": str(REPO_ROOT / "jupyter"),
-                "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
-                "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
-                "JUPYTER_RUNTIME_DIR": str(root / "runtime"), "IPYTHONDIR": str(root / "ipython"),
-                "WORKBOOK_FIGURES": str(root / "figures"), "WORKBOOK_CHECKPOINTS": str(root / "checkpoints"),
-                "WORKBOOK_OUTPUT": str(root / "out"), "MPLBACKEND": "module://matplotlib_inline.backend_inline"})
+    env.update(
+        {
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            "JUPYTER_CONFIG_PATH": str(REPO_ROOT / "jupyter"),
+            "JUPYTERLAB_SETTINGS_DIR": str(root / "settings"),
+            "JUPYTERLAB_WORKSPACES_DIR": str(root / "workspaces"),
+            "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+            "IPYTHONDIR": str(root / "ipython"),
+            "WORKBOOK_FIGURES": str(root / "figures"),
+            "WORKBOOK_CHECKPOINTS": str(root / "checkpoints"),
+            "WORKBOOK_OUTPUT": str(root / "out"),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        }
+    )
     log = open(root / "jupyter.log", "w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={folder}",
-         "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False",
-         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={folder}",
+            "--LabApp.expose_app_in_browser=True",
+            "--ServerApp.open_browser=False",
+            *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -100,8 +121,10 @@ def lab(tmp_path_factory):
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.fail(f"JupyterLab did not start; see {root / 'jupyter.log'}:\n"
-                            + (root / "jupyter.log").read_text()[-3000:])
+                pytest.fail(
+                    f"JupyterLab did not start; see {root / 'jupyter.log'}:\n"
+                    + (root / "jupyter.log").read_text()[-3000:]
+                )
             time.sleep(0.5)
     try:
         yield base, token, root
@@ -119,8 +142,9 @@ def browser(lab):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=["--no-sandbox", "--disable-dev-shm-usage"])
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
         try:
             yield chromium
         finally:
@@ -162,8 +186,11 @@ DONE = """() => {
 def open_notebook(page, base: str, token: str, notebook: str) -> None:
     # A workspace of its own (reset): JupyterLab does not reopen the previous notebooks' tabs.
     page.goto(f"{base}/lab/workspaces/{notebook}/tree/{notebook}.ipynb?reset&token={token}")
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
-                           "window.jupyterapp.shell.currentWidget.sessionContext", timeout=60_000)
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget && "
+        "window.jupyterapp.shell.currentWidget.sessionContext",
+        timeout=60_000,
+    )
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
 
 
@@ -186,8 +213,10 @@ PROBLEMS = """() => {
 def output_problems(page) -> list[str]:
     """Error outputs and stderr boxes (from the notebook model, rendered or not), widget errors."""
     problems = [p[:600] for p in page.evaluate(PROBLEMS)]
-    problems += [f"widget error: {e.inner_text()[:300]}"
-                 for e in page.locator(".jp-OutputArea-output:has-text('Error displaying widget')").all()]
+    problems += [
+        f"widget error: {e.inner_text()[:300]}"
+        for e in page.locator(".jp-OutputArea-output:has-text('Error displaying widget')").all()
+    ]
     return problems
 
 
@@ -211,8 +240,9 @@ def test_notebook_runs_in_jupyterlab_and_its_explorers_respond(lab, browser, scr
     try:
         open_notebook(page, base, token, notebook)
         config = json.loads(page.locator("#jupyter-config-data").text_content())
-        assert "@jupyterlab/apputils-extension:announcements" in config["disabledExtensions"], \
+        assert "@jupyterlab/apputils-extension:announcements" in config["disabledExtensions"], (
             "the project's page_config.json (news prompt off) was not loaded"
+        )
         started = time.monotonic()
         page.evaluate(RUN_ALL)
         try:

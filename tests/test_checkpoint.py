@@ -51,7 +51,7 @@ def test_whole_module_pickles_are_refused(tmp_path):
 
 
 def test_leftovers_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
-    dead = tmp_path / ".m.pt.pid999999999.abc123.tmp"        # no such process
+    dead = tmp_path / ".m.pt.pid999999999.abc123.tmp"  # no such process
     live = tmp_path / f".m.pt.pid{os.getppid()}.def456.tmp"  # a running process, maybe mid-write
     dead.write_bytes(b"x" * 100)
     live.write_bytes(b"x")

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.data import (Batches, DataError, load_dataset, load_splits, per_class_indices, read_idx,
-                          read_idx_pair, class_subset_indices)
+from helpers.data import (
+    Batches,
+    DataError,
+    class_subset_indices,
+    load_dataset,
+    load_splits,
+    per_class_indices,
+    read_idx,
+    read_idx_pair,
+)
 
 
 def write_idx(path, array: np.ndarray, compress: bool = False, magic: bytes | None = None) -> None:
@@ -19,8 +27,9 @@ def write_idx(path, array: np.ndarray, compress: bool = False, magic: bytes | No
     path.write_bytes(gzip.compress(payload) if compress else payload)
 
 
-@pytest.mark.parametrize("name, n_train, n_test", [("mnist-10k", 8000, 2000), ("notmnist-10k", 8000, 2000),
-                                                   ("fashion-mnist", 60000, 10000)])
+@pytest.mark.parametrize(
+    "name, n_train, n_test", [("mnist-10k", 8000, 2000), ("notmnist-10k", 8000, 2000), ("fashion-mnist", 60000, 10000)]
+)
 def test_embedded_sets_load_with_shapes_ranges_and_all_classes(name, n_train, n_test):
     train, test = load_splits(name, download=False)
     assert (len(train), len(test)) == (n_train, n_test)
@@ -101,7 +110,11 @@ def test_offline_download_failure_names_source_and_fix(tmp_path, monkeypatch):
 
 def test_per_class_sampler_is_balanced_and_seed_stable():
     labels = torch.arange(1000) % 10
-    a, b, c = per_class_indices(labels, 7, seed=1), per_class_indices(labels, 7, seed=1), per_class_indices(labels, 7, seed=2)
+    a, b, c = (
+        per_class_indices(labels, 7, seed=1),
+        per_class_indices(labels, 7, seed=1),
+        per_class_indices(labels, 7, seed=2),
+    )
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert torch.bincount(labels[a]).tolist() == [7] * 10
     assert len(set(a.tolist())) == 70
@@ -139,6 +152,7 @@ def test_class_subset_keeps_the_chosen_classes_and_relabels_them_in_order():
     indices, label_map = class_subset_indices(targets, [19, 0])
     assert indices == [1, 2, 6, 7] and label_map == {19: 0, 0: 1}
 
+
 def test_command_line_lists_and_checks_the_embedded_sets(capsys):
     from helpers.data import main
 
@@ -149,16 +163,19 @@ def test_command_line_lists_and_checks_the_embedded_sets(capsys):
     assert "mnist-10k: ok, 8000 train / 2000 test" in capsys.readouterr().out
 
 
-def embedded_copy(tmp_path, images: np.ndarray | None = None, labels: np.ndarray | None = None,
-                  images_magic: bytes | None = None):
+def embedded_copy(
+    tmp_path, images: np.ndarray | None = None, labels: np.ndarray | None = None, images_magic: bytes | None = None
+):
     """A data cache with a small ``mnist-10k`` whose files the test can spoil, in the real idx layout."""
     folder = tmp_path / "mnist-10k"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (20, 28, 28)) if images is None else images
     labels = np.arange(20) % 10 if labels is None else labels
-    for split, (image_file, label_file) in {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-                                            "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}.items():
+    for image_file, label_file in {
+        "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }.values():
         write_idx(folder / image_file, images, magic=images_magic)
         write_idx(folder / label_file, labels)
     return folder
@@ -168,8 +185,11 @@ def test_labels_outside_the_class_list_are_refused_by_the_loader_and_by_check(tm
     from helpers.data import main
 
     embedded_copy(tmp_path, labels=np.array([0, 1, 2, 12] + [3] * 16))
-    with pytest.raises(DataError, match=r"labels out of range: .*train-labels-idx1-ubyte holds 1 label\(s\) outside "
-                                        r"0..9 \(the first, 12, at index 3\)"):
+    with pytest.raises(
+        DataError,
+        match=r"labels out of range: .*train-labels-idx1-ubyte holds 1 label\(s\) outside "
+        r"0..9 \(the first, 12, at index 3\)",
+    ):
         load_dataset("mnist-10k", root=tmp_path, download=False)
     monkeypatch.setenv("WORKBOOK_DATA", str(tmp_path))
     assert main(["check", "mnist-10k"]) == 1
@@ -178,9 +198,12 @@ def test_labels_outside_the_class_list_are_refused_by_the_loader_and_by_check(tm
 
 def test_a_labels_file_in_place_of_the_images_is_named_a_wrong_magic_number(tmp_path):
     folder = embedded_copy(tmp_path)
-    write_idx(folder / "train-images-idx3-ubyte", np.arange(20) % 10)    # labels magic 0x00000801
-    with pytest.raises(DataError, match=r"wrong magic number: .*train-images-idx3-ubyte has 0x00000801.*"
-                                        r"an idx images file has 0x00000803"):
+    write_idx(folder / "train-images-idx3-ubyte", np.arange(20) % 10)  # labels magic 0x00000801
+    with pytest.raises(
+        DataError,
+        match=r"wrong magic number: .*train-images-idx3-ubyte has 0x00000801.*"
+        r"an idx images file has 0x00000803",
+    ):
         load_dataset("mnist-10k", root=tmp_path, download=False)
 
 

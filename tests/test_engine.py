@@ -6,10 +6,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers import engine
+from helpers.engine import (
+    SGD,
+    Conv2dSame,
+    Flatten,
+    Linear,
+    MaxPool2x2,
+    Momentum,
+    ReLU,
+    RMSProp,
+    softmax_cross_entropy,
+    tiny_cnn,
+)
 from helpers.engine_study import autograd_twin, train_network
-from helpers.engine import (Conv2dSame, Flatten, Linear, MaxPool2x2, Momentum, ReLU, RMSProp, SGD,
-                            softmax_cross_entropy, tiny_cnn)
 
 D = torch.float64
 
@@ -28,10 +37,16 @@ def autograd_reference(layer, x, grad_out, fn):
 
 
 LAYERS = {
-    "conv 1->4 5x5": (lambda: Conv2dSame(1, 4, 5, dtype=D), (3, 1, 12, 12),
-                      lambda x, p: F.conv2d(x, p["W"], p["b"], padding=2)),
-    "conv 4->4 5x5x4": (lambda: Conv2dSame(4, 4, 5, dtype=D), (2, 4, 8, 8),
-                        lambda x, p: F.conv2d(x, p["W"], p["b"], padding=2)),
+    "conv 1->4 5x5": (
+        lambda: Conv2dSame(1, 4, 5, dtype=D),
+        (3, 1, 12, 12),
+        lambda x, p: F.conv2d(x, p["W"], p["b"], padding=2),
+    ),
+    "conv 4->4 5x5x4": (
+        lambda: Conv2dSame(4, 4, 5, dtype=D),
+        (2, 4, 8, 8),
+        lambda x, p: F.conv2d(x, p["W"], p["b"], padding=2),
+    ),
     "relu": (ReLU, (3, 2, 6, 6), lambda x, p: F.relu(x)),
     "maxpool 2x2": (MaxPool2x2, (3, 2, 8, 8), lambda x, p: F.max_pool2d(x, 2)),
     "flatten": (Flatten, (3, 2, 4, 4), lambda x, p: x.flatten(1)),
@@ -43,7 +58,7 @@ LAYERS = {
 def test_layer_forward_and_gradients_match_autograd(name):
     make, shape, reference = LAYERS[name]
     layer = make()
-    for key in layer.params:                         # random, fresh parameters each run
+    for key in layer.params:  # random, fresh parameters each run
         layer.params[key] = torch.randn_like(layer.params[key])
     x = torch.randn(shape, dtype=D)
     out = layer.forward(x)
@@ -100,15 +115,15 @@ def test_sgd_update_by_hand():
 def test_momentum_update_by_hand_over_two_steps():
     net = TwoParameters()
     opt = Momentum(net, lr=0.1, alpha=0.9)
-    opt.step()                                   # v = 0.1 g = (0.05, -0.1)
-    opt.step()                                   # v = 0.9 v + 0.1 g = (0.095, -0.19)
+    opt.step()  # v = 0.1 g = (0.05, -0.1)
+    opt.step()  # v = 0.9 v + 0.1 g = (0.095, -0.19)
     assert torch.allclose(net.layer.params["w"], torch.tensor([1 - 0.05 - 0.095, -2 + 0.1 + 0.19], dtype=D))
 
 
 def test_rmsprop_update_by_hand():
     net = TwoParameters()
-    RMSProp(net, lr=0.01, rho=0.9, eps=0.0).step()   # s = 0.1 g^2, step = lr g / sqrt(s) = lr sign(g) / sqrt(0.1)
-    step = 0.01 / 0.1 ** 0.5
+    RMSProp(net, lr=0.01, rho=0.9, eps=0.0).step()  # s = 0.1 g^2, step = lr g / sqrt(s) = lr sign(g) / sqrt(0.1)
+    step = 0.01 / 0.1**0.5
     assert torch.allclose(net.layer.params["w"], torch.tensor([1 - step, -2 + step], dtype=D))
 
 
@@ -117,8 +132,9 @@ def test_training_on_real_digits_reduces_loss():
 
     train = load_dataset("mnist-10k", "train", download=False).per_class(20)
     net = tiny_cnn(seed=0)
-    history = train_network(net, RMSProp(net, lr=1e-3), train.images, train.labels, train.images, train.labels,
-                           epochs=3, batch_size=10)
+    history = train_network(
+        net, RMSProp(net, lr=1e-3), train.images, train.labels, train.images, train.labels, epochs=3, batch_size=10
+    )
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert history["train_error"][-1] < 0.8
 
@@ -130,6 +146,6 @@ def test_notebook_01_smoke_engine_study_learns_with_every_optimizer(smoke_run):
     for key, result in runs.items():
         assert result["last_train_loss"] < result["first_train_loss"], key
         assert 0.0 <= result["test_acc_100"] <= 1.0 and 0.0 <= result["test_acc_full"] <= 1.0, key
-    assert runs["rmsprop"]["test_acc_full"] > 0.15 and runs["sgd_tuned"]["test_acc_full"] > 0.15   # chance: 0.10
+    assert runs["rmsprop"]["test_acc_full"] > 0.15 and runs["sgd_tuned"]["test_acc_full"] > 0.15  # chance: 0.10
     assert metrics["001.gradcheck"]["max_relative_error"] < 1e-6
     assert metrics["001.autograd_twin"]["max_abs_loss_difference"] < 1e-4

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import re
 import tomllib
-from pathlib import Path
 
 import jupytext
 import nbformat
@@ -56,8 +55,9 @@ def test_there_are_notebooks_and_every_source_has_its_ipynb():
 def test_jupytext_pair_is_in_sync(source):
     text = jupytext.read(source)
     ipynb = jupytext.read(source.with_suffix(".ipynb"))
-    assert [(c.cell_type, c.source) for c in text.cells] == [(c.cell_type, c.source) for c in ipynb.cells], \
+    assert [(c.cell_type, c.source) for c in text.cells] == [(c.cell_type, c.source) for c in ipynb.cells], (
         f"{source.name} and its .ipynb differ: run `jupytext --sync {source}`"
+    )
 
 
 @pytest.mark.parametrize("source", NOTEBOOKS, ids=lambda p: p.stem)
@@ -73,4 +73,4 @@ def test_notebook_has_kernelspec_and_a_literal_parameters_cell(source):
         if statement:
             name, value = statement.split("=", 1)
             assert name.strip() in declared, f"papermill cannot parse {line!r}"
-            ast.literal_eval(value.strip())   # literals only: derived values belong in the next cell
+            ast.literal_eval(value.strip())  # literals only: derived values belong in the next cell

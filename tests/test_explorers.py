@@ -30,9 +30,9 @@ def test_size_calculator_agrees_with_real_torch_layers(kind):
         if check["torch"] is not None and check["formula"] is not None:
             assert check["formula"] == check["torch"], (kind, n, k, s, p)
             compared += 1
-        elif check["formula"] is None:                    # the window does not fit: torch refuses too
+        elif check["formula"] is None:  # the window does not fit: torch refuses too
             assert check["torch"] is None and check["torch_error"], (kind, n, k, s, p)
-        else:                                             # only pooling may refuse a fitting window
+        else:  # only pooling may refuse a fitting window
             assert kind != "conv" and "pad" in check["torch_error"], (kind, n, k, s, p, check)
     assert compared > 100
     assert explorers.output_size_check(kind, 50, 4, 1, 1)["formula"] == 49
@@ -47,17 +47,25 @@ def explorers_to_check():
     torch.manual_seed(0)
     data = tiny_data()
     ae_mlp, cae_skip = MLPAutoencoder(), ConvAutoencoder2D(skip=True)
-    codes = {"MLP": (ae_mlp, np.random.default_rng(0).normal(size=(12, 2))),
-             "CAE + skips": (cae_skip, np.random.default_rng(1).normal(size=(12, 2)))}
+    codes = {
+        "MLP": (ae_mlp, np.random.default_rng(0).normal(size=(12, 2))),
+        "CAE + skips": (cae_skip, np.random.default_rng(1).normal(size=(12, 2))),
+    }
     return {
         "sizes": (explorers.conv_size_calculator(), {"k": 5, "kind": "max-pool", "p": 2}),
-        "activations torch": (explorers.activation_explorer(FortyFilterCNN(), data, "(test)"),
-                              {"channel": 3, "layer": "conv2", "index": 5}),
-        "activations engine": (explorers.activation_explorer(engine.tiny_cnn(0), data),
-                               {"layer": "conv2", "channel": 2}),
+        "activations torch": (
+            explorers.activation_explorer(FortyFilterCNN(), data, "(test)"),
+            {"channel": 3, "layer": "conv2", "index": 5},
+        ),
+        "activations engine": (
+            explorers.activation_explorer(engine.tiny_cnn(0), data),
+            {"layer": "conv2", "channel": 2},
+        ),
         "latent": (explorers.latent_explorer(codes, data), {"x": None, "model": "CAE + skips"}),
-        "noise": (explorers.noise_explorer({"denoiser": ConvDenoiser(), "CAE": ConvAutoencoder2D()}, data),
-                  {"sigma": 0.8, "index": 3}),
+        "noise": (
+            explorers.noise_explorer({"denoiser": ConvDenoiser(), "CAE": ConvAutoencoder2D()}, data),
+            {"sigma": 0.8, "index": 3},
+        ),
         "generator": (explorers.generator_explorer(Generator(16, 28, 8)), {"seed_a": 7, "t": 0.9, "seed_b": 3}),
     }
 
@@ -79,7 +87,7 @@ def test_every_control_redraws_the_widget_image(name):
 
 def test_activation_explorer_limits_the_channel_slider_to_the_layer():
     explorer = explorers.activation_explorer(FortyFilterCNN(), tiny_data())
-    _ = explorer.widget                # builds the controls' observers
+    _ = explorer.widget  # builds the controls' observers
     assert explorer.controls["channel"].max == 39
     explorer.controls["layer"].value = "conv2"
     assert explorer.controls["channel"].max == 31
@@ -91,8 +99,9 @@ def test_layer_activation_matches_the_network_for_both_model_kinds():
     expected = cnn.conv1(data.images[:1])[0]
     torch.testing.assert_close(explorers.layer_activation(cnn, cnn.conv1, data.images[0]), expected)
     net = engine.tiny_cnn(0)
-    torch.testing.assert_close(explorers.layer_activation(net, 3, data.images[0]),
-                               net.forward(data.images[:1], upto=4)[0])
+    torch.testing.assert_close(
+        explorers.layer_activation(net, 3, data.images[0]), net.forward(data.images[:1], upto=4)[0]
+    )
 
 
 def test_without_a_frontend_an_explorer_displays_one_static_figure(monkeypatch):
@@ -115,7 +124,7 @@ def test_the_frontend_override_must_be_on_or_off(monkeypatch):
     monkeypatch.setenv("WORKBOOK_WIDGETS", "on")
     assert live_frontend()
     monkeypatch.delenv("WORKBOOK_WIDGETS")
-    assert not live_frontend()          # pytest is no kernel
+    assert not live_frontend()  # pytest is no kernel
 
 
 def test_a_model_without_convolutions_is_refused():

@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from helpers.data import DataError
-from helpers.sample_scores import feature_stats, frechet_distance, sample_scores
 from helpers.gan_training import adam_pair, gan_step, train_gan
 from helpers.kuzushiji import fetch_kanji, load_kanji
 from helpers.models.classifiers import SequentialCNN
 from helpers.models.gan import Discriminator, Generator
+from helpers.sample_scores import feature_stats, frechet_distance, sample_scores
 
 
 @pytest.mark.parametrize("side", [28, 64])
@@ -49,6 +49,7 @@ def test_one_gan_step_changes_both_networks_with_finite_losses():
 def test_interrupted_gan_training_resumes_to_the_same_result(tmp_path):
     images = torch.rand(64, 1, 28, 28)
     kwargs = dict(batch_size=16, seed=3, show_progress=False, n_fixed=4)
+
     def pair():
         torch.manual_seed(0)
         return Generator(16, 28, 8), Discriminator(28, 8)
@@ -57,7 +58,7 @@ def test_interrupted_gan_training_resumes_to_the_same_result(tmp_path):
     straight, snaps1 = train_gan(G1, D1, images, 2, store=tmp_path / "a.pt", **kwargs)
     G2, D2 = pair()
     train_gan(G2, D2, images, 1, store=tmp_path / "b.pt", **kwargs)
-    G3, D3 = pair()                 # a new process builds the same networks; training continues from b
+    G3, D3 = pair()  # a new process builds the same networks; training continues from b
     resumed, snaps3 = train_gan(G3, D3, images, 2, store=tmp_path / "b.pt", **kwargs)
     assert resumed.epochs_done == 2 and len(resumed.batch["d_loss"]) == 8
     np.testing.assert_allclose(resumed.batch["g_loss"], straight.batch["g_loss"], rtol=1e-5)
@@ -72,8 +73,9 @@ def test_frechet_distance_of_two_known_gaussians():
     expected = 5.0 + (1 - 2) ** 2 + (2 - 1) ** 2 + 0.0
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, abs=1e-8)
     rotation = np.linalg.qr(np.random.default_rng(0).normal(size=(3, 3)))[0]
-    assert frechet_distance(mu1, rotation @ s1 @ rotation.T, mu1, rotation @ s2 @ rotation.T) == \
-        pytest.approx(2.0, abs=1e-6)
+    assert frechet_distance(mu1, rotation @ s1 @ rotation.T, mu1, rotation @ s2 @ rotation.T) == pytest.approx(
+        2.0, abs=1e-6
+    )
     assert frechet_distance(mu1, s1, mu1, s1) == pytest.approx(0.0, abs=1e-6)
 
 
@@ -90,8 +92,8 @@ def test_frechet_distance_with_singular_covariances_warns_not_and_agrees_with_sq
     from scipy import linalg
 
     rng = np.random.default_rng(2)
-    a, b = rng.normal(size=(30, 64)), rng.normal(size=(30, 64)) + 0.5   # 30 samples, 64 features: rank 29
-    a[:, :10] = 0.0                                                     # and 10 dead features
+    a, b = rng.normal(size=(30, 64)), rng.normal(size=(30, 64)) + 0.5  # 30 samples, 64 features: rank 29
+    a[:, :10] = 0.0  # and 10 dead features
     stats_a, stats_b = feature_stats(a), feature_stats(b)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -99,8 +101,12 @@ def test_frechet_distance_with_singular_covariances_warns_not_and_agrees_with_sq
     assert np.isfinite(fd) and fd > 0
     regular_a, regular_b = feature_stats(rng.normal(size=(500, 8))), feature_stats(rng.normal(size=(500, 8)) * 2)
     covmean = np.real(linalg.sqrtm(regular_a[1] @ regular_b[1]))
-    reference = (np.sum((regular_a[0] - regular_b[0]) ** 2) + np.trace(regular_a[1]) + np.trace(regular_b[1])
-                 - 2 * np.trace(covmean))
+    reference = (
+        np.sum((regular_a[0] - regular_b[0]) ** 2)
+        + np.trace(regular_a[1])
+        + np.trace(regular_b[1])
+        - 2 * np.trace(covmean)
+    )
     assert frechet_distance(*regular_a, *regular_b) == pytest.approx(reference, rel=1e-9)
     with pytest.raises(ValueError, match="same dimension"):
         frechet_distance(np.zeros(3), np.eye(3), np.zeros(2), np.eye(2))

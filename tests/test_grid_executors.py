@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,7 +15,7 @@ from helpers.search import GridPointError, cae_grid_point, grid_points, grid_sea
 # Four real (tiny) 003.2 grid points: 200 Fashion-MNIST training images, one epoch each.
 GRID = {"latent": [2, 3], "weight_decay": [0.0], "dropout": [0.0, 0.25], "batch": [50], "epochs": [1]}
 FIXED = {"dataset": "fashion-mnist", "val_size": 100, "train_limit": 200, "seed": 0, "lr": 1e-3}
-VICTIM = {"latent": 3, "dropout": 0.0}        # the point whose first worker dies
+VICTIM = {"latent": 3, "dropout": 0.0}  # the point whose first worker dies
 
 
 def killed_once(marker: str, **arguments):
@@ -25,7 +24,7 @@ def killed_once(marker: str, **arguments):
         try:
             descriptor = os.open(marker, os.O_CREAT | os.O_EXCL)
         except FileExistsError:
-            pass                           # second attempt: run normally
+            pass  # second attempt: run normally
         else:
             os.close(descriptor)
             os.kill(os.getpid(), signal.SIGKILL)
@@ -52,9 +51,11 @@ def dask_client():
         distributed = pytest.importorskip("distributed", reason="pip install -r requirements-extra.txt")
     import cloudpickle
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])   # ship killed_once to the workers
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # ship killed_once to the workers
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         yield client
 
 
@@ -89,16 +90,22 @@ def test_a_rerun_reuses_stored_points_and_recomputes_only_missing_ones(tmp_path,
 
 def test_a_point_whose_local_worker_is_killed_is_rerun(reference, tmp_path):
     marker = tmp_path / "killed"
-    table = grid_search(GRID, killed_once, fixed={**FIXED, "marker": str(marker)}, executor="local:2",
-                        results_dir=tmp_path / "results")
-    assert marker.exists()                      # a worker really died
+    table = grid_search(
+        GRID, killed_once, fixed={**FIXED, "marker": str(marker)}, executor="local:2", results_dir=tmp_path / "results"
+    )
+    assert marker.exists()  # a worker really died
     pd.testing.assert_frame_equal(values(table), values(reference))
 
 
 def test_a_point_whose_dask_worker_is_killed_is_rerun(reference, dask_client, tmp_path):
     marker = tmp_path / "killed"
-    table = grid_search(GRID, killed_once, fixed={**FIXED, "marker": str(marker)}, executor=dask_client,
-                        results_dir=tmp_path / "results")
+    table = grid_search(
+        GRID,
+        killed_once,
+        fixed={**FIXED, "marker": str(marker)},
+        executor=dask_client,
+        results_dir=tmp_path / "results",
+    )
     assert marker.exists()
     pd.testing.assert_frame_equal(values(table), values(reference))
     assert len(list((tmp_path / "results").glob("*.json"))) == 4
@@ -106,8 +113,13 @@ def test_a_point_whose_dask_worker_is_killed_is_rerun(reference, dask_client, tm
 
 def test_a_point_that_always_kills_its_worker_stops_with_a_clear_error(tmp_path):
     with pytest.raises(GridPointError, match="lost its worker 2 times"):
-        grid_search({"latent": [3], "dropout": [0.0]}, killed_always, fixed={"marker": str(tmp_path)},
-                    executor="local:1", retries=1)
+        grid_search(
+            {"latent": [3], "dropout": [0.0]},
+            killed_always,
+            fixed={"marker": str(tmp_path)},
+            executor="local:1",
+            retries=1,
+        )
 
 
 def killed_always(latent, dropout, marker):

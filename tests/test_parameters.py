@@ -19,25 +19,32 @@ def test_the_profile_applies_and_an_explicit_value_wins():
     smoke = resolve("02_autoencoders", {"profile": "smoke"})
     assert smoke["ae_epochs"] == 2 and smoke["grid_latent"] == [5, 10] and smoke["batch_size"] == 128
     given = resolve("02_autoencoders", {"profile": "smoke", "ae_epochs": 12}, explicit={"ae_epochs"})
-    assert given["ae_epochs"] == 12                       # the default's value, but given on purpose
-    edited = resolve("02_autoencoders", {"profile": "smoke", "ae_epochs": 7})   # an edited parameters cell
+    assert given["ae_epochs"] == 12  # the default's value, but given on purpose
+    edited = resolve("02_autoencoders", {"profile": "smoke", "ae_epochs": 7})  # an edited parameters cell
     assert edited["ae_epochs"] == 7 and edited["clf_epochs"] == 2
     assert resolve("02_autoencoders", {"profile": "default"}) == declared_defaults("02_autoencoders")
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("ae_epochs", "ten", r"'ae_epochs': got 'ten' \(a string\); expected a whole number"),
-    ("seed", "01", r"'seed': got '01' \(a string\); expected a whole number .*no leading zero"),
-    ("seed", 1.5, r"'seed': got 1.5 \(a float\); expected a whole number"),
-    ("grid_latent", 5, r"'grid_latent': got 5 \(an integer\); expected a list such as \[5, 10\]"),
-    ("grid_latent", [5, "x"], r"'grid_latent\[1\]': got 'x'"),
-    ("train_limit", 5, r"'train_limit': got 5; accepted: 0 \(keep every image\) or at least 10"),
-    ("batch_size", 0, r"'batch_size': got 0; accepted: a whole number >= 1"),
-    ("lr", -1e-3, r"'lr': got -0.001; accepted: a number > 0"),
-    ("mnist_dataset", "mnist-100k", r"'mnist_dataset': got 'mnist-100k'; accepted: a registered data set: mnist-10k"),
-    ("profile", "fast", r"'profile': got 'fast'; accepted: one of smoke, default, full"),
-    ("epochz", 3, r"unknown parameter\(s\) \['epochz'\]; its parameters cell declares profile, seed"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("ae_epochs", "ten", r"'ae_epochs': got 'ten' \(a string\); expected a whole number"),
+        ("seed", "01", r"'seed': got '01' \(a string\); expected a whole number .*no leading zero"),
+        ("seed", 1.5, r"'seed': got 1.5 \(a float\); expected a whole number"),
+        ("grid_latent", 5, r"'grid_latent': got 5 \(an integer\); expected a list such as \[5, 10\]"),
+        ("grid_latent", [5, "x"], r"'grid_latent\[1\]': got 'x'"),
+        ("train_limit", 5, r"'train_limit': got 5; accepted: 0 \(keep every image\) or at least 10"),
+        ("batch_size", 0, r"'batch_size': got 0; accepted: a whole number >= 1"),
+        ("lr", -1e-3, r"'lr': got -0.001; accepted: a number > 0"),
+        (
+            "mnist_dataset",
+            "mnist-100k",
+            r"'mnist_dataset': got 'mnist-100k'; accepted: a registered data set: mnist-10k",
+        ),
+        ("profile", "fast", r"'profile': got 'fast'; accepted: one of smoke, default, full"),
+        ("epochz", 3, r"unknown parameter\(s\) \['epochz'\]; its parameters cell declares profile, seed"),
+    ],
+)
 def test_bad_parameters_are_refused_with_name_value_and_what_is_accepted(name, value, message):
     with pytest.raises(ParameterError, match=message):
         resolve("02_autoencoders", {"profile": "default", name: value}, explicit={name})
@@ -58,23 +65,29 @@ def test_every_profile_file_lists_the_parameters_cell_exactly():
         defaults = declared_defaults(source.stem)
         assert list(cell) == list(defaults), f"{source.name}: parameters cell and [default] list other names"
         import ast
+
         assert {k: ast.literal_eval(v) for k, v in cell.items()} == defaults, source.name
-        for profile, values in load_profiles(source.stem).items():
-            resolve(source.stem, {"profile": profile})     # every profile's values pass the checks
+        for profile in load_profiles(source.stem):
+            resolve(source.stem, {"profile": profile})  # every profile's values pass the checks
 
 
 def test_papermill_injected_names_are_the_explicit_ones():
     history = ["import x", 'profile = "default"\nseed = 0', '# Parameters\nprofile = "smoke"\nseed = 0\n', "run = 1"]
     assert injected_names(history) == {"profile", "seed"}
-    assert injected_names(history + ['profile = "default"\nseed = 0']) == set()   # parameters cell re-run alone
+    assert injected_names(history + ['profile = "default"\nseed = 0']) == set()  # parameters cell re-run alone
     assert injected_names(None) == set()
 
 
 # --------------------------------------------------------------------------- the three ways to run
 
+
 def _environment(root: Path) -> dict[str, str]:
-    return {**os.environ, "WORKBOOK_CHECKPOINTS": str(root / "checkpoints"), "WORKBOOK_OUTPUT": str(root / "out"),
-            "WORKBOOK_PROGRESS": "off"}
+    return {
+        **os.environ,
+        "WORKBOOK_CHECKPOINTS": str(root / "checkpoints"),
+        "WORKBOOK_OUTPUT": str(root / "out"),
+        "WORKBOOK_PROGRESS": "off",
+    }
 
 
 @pytest.mark.notebook
@@ -86,42 +99,81 @@ def test_plain_papermill_and_an_edited_parameters_cell_run_the_smoke_workload(sm
     reference = smoke_run("04_denoising")
     env = {**_environment(smoke_run.root), "WORKBOOK_OUTPUT": str(tmp_path / "papermill")}
     papermill = Path(sys.executable).with_name("papermill")
-    subprocess.run([str(papermill), "notebooks/04_denoising.ipynb", str(tmp_path / "pm.ipynb"), "-k", "python3",
-                    "-p", "profile", "smoke", "--cwd", "notebooks"], cwd=REPO_ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            str(papermill),
+            "notebooks/04_denoising.ipynb",
+            str(tmp_path / "pm.ipynb"),
+            "-k",
+            "python3",
+            "-p",
+            "profile",
+            "smoke",
+            "--cwd",
+            "notebooks",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     from helpers.metrics import read_metrics
+
     by_papermill = read_metrics(tmp_path / "papermill" / "metrics" / "04_denoising.json")
 
     notebook = nbformat.read(str(notebooks_dir() / "04_denoising.ipynb"), 4)
     parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
     assert 'profile = "default"' in parameters.source
     parameters.source = parameters.source.replace('profile = "default"', 'profile = "smoke"')
-    with environment(WORKBOOK_OUTPUT=str(tmp_path / "nbclient"), WORKBOOK_CHECKPOINTS=str(smoke_run.root / "checkpoints")):
-        nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
-                                resources={"metadata": {"path": str(notebooks_dir())}}).execute()
+    with environment(
+        WORKBOOK_OUTPUT=str(tmp_path / "nbclient"), WORKBOOK_CHECKPOINTS=str(smoke_run.root / "checkpoints")
+    ):
+        nbclient.NotebookClient(
+            notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(notebooks_dir())}}
+        ).execute()
     by_nbclient = read_metrics(tmp_path / "nbclient" / "metrics" / "04_denoising.json")
 
     for metrics in (by_papermill, by_nbclient):
         assert metrics["profile"] == "smoke" and metrics["parameters"] == reference["parameters"]
         assert metrics["data"] == {"ex3_train": 600, "ex3_test": 300} == reference["data"]
         # the same stored models, so the same numbers up to float32 summation order in evaluation
-        assert metrics["004.Ex3"]["denoise_psnr_after"] == pytest.approx(reference["004.Ex3"]["denoise_psnr_after"], rel=1e-6)
+        assert metrics["004.Ex3"]["denoise_psnr_after"] == pytest.approx(
+            reference["004.Ex3"]["denoise_psnr_after"], rel=1e-6
+        )
         for key in ("mse_skip", "mse_noskip", "mse_noisy_skip", "mse_noisy_noskip"):
             assert metrics["002.P6.3"][key] == pytest.approx(reference["002.P6.3"][key], rel=1e-6)
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("flag, message", [(["-p", "seed", "1.5"], "'seed': got 1.5"),
-                                           (["-p", "epochz", "3"], r"unknown parameter\(s\) \['epochz'\]")])
+@pytest.mark.parametrize(
+    "flag, message",
+    [(["-p", "seed", "1.5"], "'seed': got 1.5"), (["-p", "epochz", "3"], r"unknown parameter\(s\) \['epochz'\]")],
+)
 def test_plain_papermill_refuses_bad_parameters_in_the_setup_cell(tmp_path, flag, message):
     papermill = Path(sys.executable).with_name("papermill")
-    done = subprocess.run([str(papermill), "notebooks/04_denoising.ipynb", str(tmp_path / "x.ipynb"), "-k", "python3",
-                           *flag, "--cwd", "notebooks"], cwd=REPO_ROOT, env=_environment(tmp_path),
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            str(papermill),
+            "notebooks/04_denoising.ipynb",
+            str(tmp_path / "x.ipynb"),
+            "-k",
+            "python3",
+            *flag,
+            "--cwd",
+            "notebooks",
+        ],
+        cwd=REPO_ROOT,
+        env=_environment(tmp_path),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0
     executed = nbformat.read(str(tmp_path / "x.ipynb"), 4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    errors = [
+        o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
+    ]
     assert errors and errors[0].ename == "ParameterError"
     import re
+
     assert re.search(message, errors[0].evalue)
-    assert not (tmp_path / "checkpoints").exists()                     # nothing trained
+    assert not (tmp_path / "checkpoints").exists()  # nothing trained

@@ -8,8 +8,14 @@ from helpers.training import EpochLines, short_postfix
 
 
 def test_short_postfix_prefers_held_out_numbers_and_stays_short():
-    record = {"epoch": 3, "train_loss": 0.3123, "train_acc": 0.91, "test_loss": 0.28951, "test_acc": 0.9134,
-              "time_s": 4.2}
+    record = {
+        "epoch": 3,
+        "train_loss": 0.3123,
+        "train_acc": 0.91,
+        "test_loss": 0.28951,
+        "test_acc": 0.9134,
+        "time_s": 4.2,
+    }
     assert short_postfix(record) == "test loss 0.29 acc 91.3%"
     assert short_postfix({"epoch": 1, "train_loss": 0.5, "val_loss": 0.0123}) == "val loss 0.0123"
     assert short_postfix({"epoch": 1, "train_loss": 0.5}) == "train loss 0.5"
@@ -55,8 +61,13 @@ def test_plain_papermill_keeps_bars_and_widgets_out_of_the_notebook(tmp_path, mo
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
     nbformat.write(nb, str(tmp_path / "in.ipynb"))
-    papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name="python3",
-                               progress_bar=False, cwd=str(tmp_path))
+    papermill.execute_notebook(
+        str(tmp_path / "in.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(tmp_path),
+    )
     executed = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
     outputs = [o for cell in executed.cells for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
@@ -64,5 +75,6 @@ def test_plain_papermill_keeps_bars_and_widgets_out_of_the_notebook(tmp_path, mo
     explorer_outputs = executed.cells[2].outputs
     assert [sorted(o.data) for o in explorer_outputs] == [["image/png", "text/plain"]]
     console = capfd.readouterr().err
-    assert [line.split(":")[1].split(" (")[0].split(" test")[0] for line in console.splitlines()
-            if line.startswith("tiny:")] == [" epoch 1/3", " epoch 2/3", " epoch 3/3"]
+    assert [
+        line.split(":")[1].split(" (")[0].split(" test")[0] for line in console.splitlines() if line.startswith("tiny:")
+    ] == [" epoch 1/3", " epoch 2/3", " epoch 3/3"]

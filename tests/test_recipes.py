@@ -29,12 +29,13 @@ def small_model(side: int = 8) -> nn.Module:
 
 # --------------------------------------------------------------------------- schedules
 
+
 def test_one_cycle_rises_to_the_peak_then_anneals_to_almost_nothing():
     factors = [schedule_factor("onecycle", step, 100, warmup=0.3) for step in range(100)]
-    assert factors[0] == pytest.approx(1 / 25)                       # OneCycleLR's div_factor
+    assert factors[0] == pytest.approx(1 / 25)  # OneCycleLR's div_factor
     assert max(factors) == pytest.approx(1.0) and int(torch.tensor(factors).argmax()) == 29
     assert all(a <= b for a, b in zip(factors[:30], factors[1:30]))  # rising
-    assert all(a >= b for a, b in zip(factors[29:], factors[30:]))   # then falling
+    assert all(a >= b for a, b in zip(factors[29:], factors[30:]))  # then falling
     assert factors[-1] == pytest.approx(1 / 25e4)
 
 
@@ -60,8 +61,13 @@ def test_every_parameter_group_follows_the_schedule_at_its_own_rate():
 
     seed_everything(0)
     model = EncoderHead(nn.Sequential(nn.Flatten(), nn.Linear(64, 12)), nn.Linear(12, 10))
-    trainer = Trainer(epochs=1, lr=0.01, schedule="cosine", **SETTINGS,
-                      parameter_groups=functools.partial(parameter_groups, lr=0.01, backbone_factor=0.1))
+    trainer = Trainer(
+        epochs=1,
+        lr=0.01,
+        schedule="cosine",
+        **SETTINGS,
+        parameter_groups=functools.partial(parameter_groups, lr=0.01, backbone_factor=0.1),
+    )
     trainer.fit(model, images())
     head, encoder = trainer.optimizer.param_groups
     assert encoder["params"] == list(model.encoder.parameters()) and head["params"] == list(model.head.parameters())
@@ -69,10 +75,14 @@ def test_every_parameter_group_follows_the_schedule_at_its_own_rate():
     assert head["lr"] == pytest.approx(0.01 * last) and encoder["lr"] == pytest.approx(0.001 * last)
 
 
-@pytest.mark.parametrize("bad, message", [(dict(schedule="step"), "unknown schedule"),
-                                          (dict(warmup=1.0), "warmup"),
-                                          (dict(label_smoothing=0.1, loss="mse", task="reconstruction"),
-                                           "label_smoothing")])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(schedule="step"), "unknown schedule"),
+        (dict(warmup=1.0), "warmup"),
+        (dict(label_smoothing=0.1, loss="mse", task="reconstruction"), "label_smoothing"),
+    ],
+)
 def test_bad_recipe_settings_are_refused_with_the_reason(bad, message):
     with pytest.raises(ValueError, match=message):
         Trainer(epochs=1, **bad)
@@ -80,23 +90,25 @@ def test_bad_recipe_settings_are_refused_with_the_reason(bad, message):
 
 def test_label_smoothing_changes_the_training_loss_but_not_the_evaluation_loss():
     plain = Trainer(epochs=1, lr=1e-9, **SETTINGS).fit(small_model(), images(), images(seed=1)).epoch
-    smooth = Trainer(epochs=1, lr=1e-9, label_smoothing=0.2, **SETTINGS).fit(small_model(), images(),
-                                                                            images(seed=1)).epoch
+    smooth = (
+        Trainer(epochs=1, lr=1e-9, label_smoothing=0.2, **SETTINGS).fit(small_model(), images(), images(seed=1)).epoch
+    )
     assert smooth["train_loss"][0] != pytest.approx(plain["train_loss"][0], rel=1e-4)
     assert smooth["test_loss"][0] == pytest.approx(plain["test_loss"][0], rel=1e-5)
 
 
 # --------------------------------------------------------------------------- augmentation
 
+
 def test_augmentation_keeps_shapes_and_moves_whole_images():
     x = torch.zeros(64, 1, 12, 12)
-    x[:, :, 4:8, 4:8] = torch.rand(64, 1, 4, 4) + 0.1       # content away from the border: shifts keep it
+    x[:, :, 4:8, 4:8] = torch.rand(64, 1, 4, 4) + 0.1  # content away from the border: shifts keep it
     out = Augment(shift=2)(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out.dtype == x.dtype
-    assert torch.allclose(out.sum((1, 2, 3)), x.sum((1, 2, 3)))            # nothing lost, nothing invented
-    assert (out != x).any(dim=(1, 2, 3)).float().mean() > 0.5              # most images moved
+    assert torch.allclose(out.sum((1, 2, 3)), x.sum((1, 2, 3)))  # nothing lost, nothing invented
+    assert (out != x).any(dim=(1, 2, 3)).float().mean() > 0.5  # most images moved
     moved = [torch.nonzero(o[0] > 0).min(0).values - 4 for o in out]
-    assert all(int(d.abs().max()) <= 2 for d in moved)                     # by at most `shift` pixels
+    assert all(int(d.abs().max()) <= 2 for d in moved)  # by at most `shift` pixels
 
 
 def test_augmentation_is_reproducible_from_its_generator():
@@ -141,17 +153,20 @@ def test_augmented_training_keeps_labels_and_repeats_exactly():
         runs.append((history.epoch["train_loss"], [s.clone() for s in seen]))
     assert runs[0][0] == runs[1][0] and all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
     first_epoch = torch.cat(runs[0][1][:4])
-    assert first_epoch.shape == data.images.shape and not torch.equal(first_epoch.sort(0).values,
-                                                                      data.images.sort(0).values)
+    assert first_epoch.shape == data.images.shape and not torch.equal(
+        first_epoch.sort(0).values, data.images.sort(0).values
+    )
 
 
 # --------------------------------------------------------------------------- stored-run identity
 
+
 def test_every_recipe_setting_is_in_the_stored_runs_identity(tmp_path):
     plain = Trainer(epochs=2, **SETTINGS).config(small_model(), images())
     assert not {"schedule", "label_smoothing", "augment", "continuable"} & set(plain)
-    recipe = Trainer(epochs=2, schedule="onecycle", label_smoothing=0.1, augment=Augment(2, True),
-                     **SETTINGS).config(small_model(), images())
+    recipe = Trainer(epochs=2, schedule="onecycle", label_smoothing=0.1, augment=Augment(2, True), **SETTINGS).config(
+        small_model(), images()
+    )
     assert recipe["schedule"] == "onecycle" and recipe["warmup"] == 0.3 and recipe["label_smoothing"] == 0.1
     assert recipe["augment"] == "Augment(shift=2, flip=True)" and recipe["continuable"] is False
 
@@ -167,6 +182,7 @@ def test_a_scheduled_run_never_continues_a_shorter_one(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- assigned settings stay assigned
+
 
 def assignment_parameter_count(layers) -> int:
     """Weights + biases of conv (in, out, k) and linear (in, out) layers, counted from the assignment's list."""
@@ -185,7 +201,7 @@ def test_02_assigned_items_keep_their_settings_beside_the_better_trained_variant
     p54 = metrics["002.P5.4"]
     assert (p54["optimizer"], p54["lr"], p54["schedule"]) == ("adam", 0.001, "constant")
     variant = metrics["002.P5.4.variant"]
-    assert variant["schedule"] == "onecycle" and variant["params"] == p54["params"]     # same network
+    assert variant["schedule"] == "onecycle" and variant["params"] == p54["params"]  # same network
     p61_layers = [(1, 4, 3), (4, 8, 3), (392, 20, 1), (20, 2, 1), (2, 20, 1), (20, 392, 1), (8, 4, 3), (4, 1, 3)]
     assert metrics["002.P6.1"]["params"] == assignment_parameter_count(p61_layers)
     for key in ("000.5", "000.5.slow_encoder", "000.5.linear_probe"):

@@ -20,9 +20,13 @@ def notebook_with_outputs():
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     cell = nbformat.v4.new_code_cell("train()")
     cell.outputs = [
-        nbformat.v4.new_output("stream", name="stderr", text="model:   0%|          | 0/5 [00:00<?]\rmodel: 100%|##| 5/5\n"),
-        nbformat.v4.new_output("display_data", data={"application/vnd.jupyter.widget-view+json": {"model_id": "x"},
-                                                     "text/plain": "HBox(children=(...))"}),
+        nbformat.v4.new_output(
+            "stream", name="stderr", text="model:   0%|          | 0/5 [00:00<?]\rmodel: 100%|##| 5/5\n"
+        ),
+        nbformat.v4.new_output(
+            "display_data",
+            data={"application/vnd.jupyter.widget-view+json": {"model_id": "x"}, "text/plain": "HBox(children=(...))"},
+        ),
         nbformat.v4.new_output("stream", name="stdout", text="epoch 5: test_acc=0.9512\n"),
         nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something real\n"),
     ]
@@ -58,8 +62,11 @@ def notebook_with_prose_cell():
     prose = nbformat.v4.new_code_cell('display(Markdown(f"sourcemarker {accuracy:.2%}"))')
     prose.metadata["tags"] = ["remove_input"]
     prose.metadata["jupyter"] = {"source_hidden": True}
-    prose.outputs = [nbformat.v4.new_output("display_data", data={"text/markdown": "Generated sentence 91.20%.",
-                                                                   "text/plain": "<Markdown>"})]
+    prose.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/markdown": "Generated sentence 91.20%.", "text/plain": "<Markdown>"}
+        )
+    ]
     nb.cells.append(prose)
     return nb
 

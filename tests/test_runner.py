@@ -24,7 +24,7 @@ def test_notebook_01_smoke_writes_metrics_that_name_data_and_profile(smoke_run):
     assert metrics["notebook"] == "01_cnn_classifier" and metrics["profile"] == "smoke"
     assert metrics["datasets"]["002.P4"] == "mnist-10k" and metrics["datasets"]["004.Ex1"] == "fashion-mnist"
     assert metrics["002.P4.1"] == {"a_side": 49, "b_side": 9, "c_side": 23, "d_side": 49}
-    assert metrics["002.P4.2"]["test_acc"] > 0.2          # 10 classes: chance is 0.1
+    assert metrics["002.P4.2"]["test_acc"] > 0.2  # 10 classes: chance is 0.1
     assert metrics["002.P4.2"]["epochs"] == 1
     for name in ("sequential", "inception", "residual"):
         assert metrics[f"004.Ex1.{name}"]["params"] > 1000
@@ -34,7 +34,7 @@ def test_notebook_01_smoke_writes_metrics_that_name_data_and_profile(smoke_run):
 
 @pytest.mark.notebook
 def test_notebook_01_smoke_theory_evidence(smoke_run):
-    metrics = smoke_run("01_cnn_classifier")      # the 001 study itself: tests/test_engine.py
+    metrics = smoke_run("01_cnn_classifier")  # the 001 study itself: tests/test_engine.py
     assert metrics["000.T1"]["max_shift_error"] < 1e-10
     t2 = metrics["000.T2"]
     assert max(t2["constant"], t2["relu"], t2["pool_even_shift"]) < 1e-12 < 1e-3 < t2["pool_odd_shift"]
@@ -122,10 +122,17 @@ def test_relative_paths_resolve_against_the_folder_the_command_ran_from(tmp_path
 
 def test_only_the_default_report_build_publishes_figures(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(runner, "execute", lambda name, profile, overrides, out: calls.append(
-        (name, profile, overrides, out)) or runner.NotebookResult(name, tmp_path / "x.ipynb", tmp_path / "m.json", 1.0))
+    monkeypatch.setattr(
+        runner,
+        "execute",
+        lambda name, profile, overrides, out: (
+            calls.append((name, profile, overrides, out))
+            or runner.NotebookResult(name, tmp_path / "x.ipynb", tmp_path / "m.json", 1.0)
+        ),
+    )
     monkeypatch.setattr(runner, "publish_figures", lambda result: calls.append("published") or paths.REPO_ROOT)
     import helpers.report as report
+
     monkeypatch.setattr(report, "build_report", lambda *args: [])
     runner.main(["04_denoising", "--profile", "smoke"])
     runner.main(["04_denoising", "-p", "seed=1"])
@@ -138,17 +145,36 @@ def test_only_the_default_report_build_publishes_figures(tmp_path, monkeypatch):
 
 def test_ctrl_c_in_the_runner_ends_with_one_line_saying_how_to_resume(tmp_path):
     env = {**os.environ, "WORKBOOK_CHECKPOINTS": str(tmp_path / "ck"), "WORKBOOK_PROGRESS": "off"}
-    process = subprocess.Popen([sys.executable, "-m", "helpers.runner", "04_denoising", "--profile", "smoke",
-                                "--no-report", "--out", str(tmp_path / "out")], cwd=paths.REPO_ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "helpers.runner",
+            "04_denoising",
+            "--profile",
+            "smoke",
+            "--no-report",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        cwd=paths.REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and not list((tmp_path / "ck").glob("04_denoising/*/*.json")):
         time.sleep(0.5)
     assert list((tmp_path / "ck").glob("04_denoising/*/*.json")), "no epoch was stored in time"
-    os.killpg(process.pid, signal.SIGINT)                      # Ctrl-C reaches the whole process group
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole process group
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
-    assert re.fullmatch(r"interrupted in 04_denoising; \S+ is stored after epoch \d+ of \d+\. Rerun the same "
-                        r"command to resume from the stored epochs\.", lines[-1]), err
+    assert re.fullmatch(
+        r"interrupted in 04_denoising; \S+ is stored after epoch \d+ of \d+\. Rerun the same "
+        r"command to resume from the stored epochs\.",
+        lines[-1],
+    ), err

@@ -8,8 +8,18 @@ import re
 import pytest
 
 from helpers.notebook import NotebookRun, summary_table
-from helpers.statements import (SAME, agrees, best_of, compare, meets, near, recheck, sentence_matches, similar,
-                                standard_error)
+from helpers.statements import (
+    SAME,
+    agrees,
+    best_of,
+    compare,
+    meets,
+    near,
+    recheck,
+    sentence_matches,
+    similar,
+    standard_error,
+)
 
 NOTEBOOKS = ["01_cnn_classifier", "02_autoencoders", "03_transfer_learning", "04_denoising", "05_gan"]
 
@@ -84,15 +94,33 @@ def test_recheck_catches_a_verdict_its_numbers_deny():
     assert recheck(verdict) != verdict["outcome"]
 
 
-@pytest.mark.parametrize("statement", [
-    compare("a", 2.0, "b", 1.0), compare("a", 1.0, "b", 2.0), compare("a", 1.0, "b", 1.1, spread=(0.1, "noise")),
-    compare("a", 3.0, "b", 1.0, better="neither"), best_of({"x": 1.0, "y": 0.5}), similar({"x": 1, "y": 9}, "sizes"),
-    near("v", 1.0, "r", 1.05), meets("t", 4.0, "goal", 3.0), agrees("check", 1.0, 1e-3)])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        compare("a", 2.0, "b", 1.0),
+        compare("a", 1.0, "b", 2.0),
+        compare("a", 1.0, "b", 1.1, spread=(0.1, "noise")),
+        compare("a", 3.0, "b", 1.0, better="neither"),
+        best_of({"x": 1.0, "y": 0.5}),
+        similar({"x": 1, "y": 9}, "sizes"),
+        near("v", 1.0, "r", 1.05),
+        meets("t", 4.0, "goal", 3.0),
+        agrees("check", 1.0, 1e-3),
+    ],
+)
 def test_every_generated_sentence_carries_its_outcome_and_not_the_opposite(statement):
     assert sentence_matches(statement.verdict, statement.text)
     flipped = dict(statement.verdict)
-    flipped["outcome"] = {"a": "b", "b": "a", "same": "a", "clear": "tied", "different": "similar",
-                          "near": "far", "misses": "meets", "disagrees": "agrees"}[statement.outcome]
+    flipped["outcome"] = {
+        "a": "b",
+        "b": "a",
+        "same": "a",
+        "clear": "tied",
+        "different": "similar",
+        "near": "far",
+        "misses": "meets",
+        "disagrees": "agrees",
+    }[statement.outcome]
     assert not sentence_matches(flipped, statement.text)
 
 
@@ -108,8 +136,12 @@ def test_run_verdict_records_under_the_item_and_refuses_duplicates(tmp_path, mon
 
 
 def _verdicts(metrics):
-    return [(item, key, verdict) for item, values in metrics.items() if isinstance(values, dict)
-            for key, verdict in values.get("verdicts", {}).items()]
+    return [
+        (item, key, verdict)
+        for item, values in metrics.items()
+        if isinstance(values, dict)
+        for key, verdict in values.get("verdicts", {}).items()
+    ]
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
@@ -129,9 +161,14 @@ def test_every_recorded_verdict_follows_from_its_numbers(smoke_run, notebook):
 def _is_display_markdown(node) -> bool:
     import ast
 
-    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-            and getattr(node.value.func, "id", None) == "display" and len(node.value.args) == 1
-            and isinstance(node.value.args[0], ast.Call) and getattr(node.value.args[0].func, "id", None) == "Markdown")
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and getattr(node.value.func, "id", None) == "display"
+        and len(node.value.args) == 1
+        and isinstance(node.value.args[0], ast.Call)
+        and getattr(node.value.args[0].func, "id", None) == "Markdown"
+    )
 
 
 def prose_only(source: str) -> bool:
@@ -140,13 +177,16 @@ def prose_only(source: str) -> bool:
     import ast
 
     body = ast.parse(source).body
-    if not body or any(word in source for word in ("run.figure", "run.record", "run.finish", ".fit(", "train_engine(",
-                                                     "train_gan(", "train_2d(")):
+    if not body or any(
+        word in source
+        for word in ("run.figure", "run.record", "run.finish", ".fit(", "train_engine(", "train_gan(", "train_2d(")
+    ):
         return False
     allowed = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.FunctionDef, ast.For, ast.If, ast.Import, ast.ImportFrom)
     nodes = [n for top in body for n in ([top] if not isinstance(top, ast.If) else top.body + top.orelse)]
     return any(_is_display_markdown(n) for n in nodes) and all(
-        isinstance(n, allowed) or _is_display_markdown(n) for n in nodes)
+        isinstance(n, allowed) or _is_display_markdown(n) for n in nodes
+    )
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
@@ -183,15 +223,18 @@ def test_the_report_prints_prose_cells_outputs_but_not_their_source(smoke_run, n
     nb = clean_outputs(nbformat.read(str(smoke_run.root / "out" / "notebooks" / f"{notebook}.ipynb"), as_version=4))
     prose = [c for c in nb.cells if PROSE_TAG in c.metadata.get("tags", [])]
     assert prose, f"{notebook} has no prose cells"
-    for k, cell in enumerate(prose):          # a marker in each prose cell's source, to look for in the LaTeX
+    for k, cell in enumerate(prose):  # a marker in each prose cell's source, to look for in the LaTeX
         cell.source = f"prosesourcemarker{k}()\n" + cell.source
-    exporter = LatexExporter(config=exporter_config(), extra_template_paths=[str(TEMPLATES / "workbook")],
-                             template_file="workbook.tex.j2")
+    exporter = LatexExporter(
+        config=exporter_config(), extra_template_paths=[str(TEMPLATES / "workbook")], template_file="workbook.tex.j2"
+    )
     latex, _ = exporter.from_notebook_node(nb)
     assert "prosesourcemarker" not in latex
-    sentence = next(o["data"]["text/markdown"] for c in prose for o in c.outputs if "text/markdown" in o.get("data", {}))
-    assert re.findall(r"[A-Za-z]{5,}", sentence)[0] in latex      # the sentence itself is printed
-    untagged = copy.deepcopy(nb)                 # the same check must fail when the tag is missing
+    sentence = next(
+        o["data"]["text/markdown"] for c in prose for o in c.outputs if "text/markdown" in o.get("data", {})
+    )
+    assert re.findall(r"[A-Za-z]{5,}", sentence)[0] in latex  # the sentence itself is printed
+    untagged = copy.deepcopy(nb)  # the same check must fail when the tag is missing
     for cell in untagged.cells:
         cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != PROSE_TAG]
     assert "prosesourcemarker" in exporter.from_notebook_node(untagged)[0]

@@ -6,10 +6,22 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.theory import (backprop_222_by_autograd, backprop_222_by_hand, circular_conv, conv2d_input_jacobian,
-                            conv2d_jacobian_checks, cross_entropy_222, equivariance_error, finite_difference_222,
-                            jacobian_checks, linearity_error, named_derivatives_222, position_bias_errors,
-                            sigmoid_222_network, update_step_222)
+from helpers.theory import (
+    backprop_222_by_autograd,
+    backprop_222_by_hand,
+    circular_conv,
+    conv2d_input_jacobian,
+    conv2d_jacobian_checks,
+    cross_entropy_222,
+    equivariance_error,
+    finite_difference_222,
+    jacobian_checks,
+    linearity_error,
+    named_derivatives_222,
+    position_bias_errors,
+    sigmoid_222_network,
+    update_step_222,
+)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -20,7 +32,7 @@ def test_convolution_is_linear(seed):
 def test_convolution_is_shift_equivariant_and_a_nonlinear_map_would_fail_the_linearity_check():
     x, h = torch.randn(12, 12, dtype=torch.float64), torch.randn(3, 3, dtype=torch.float64)
     assert equivariance_error(lambda v: circular_conv(v, h), x, 2, 5) < 1e-10
-    squared = lambda v: circular_conv(v, h) ** 2      # noqa: E731  (shift-equivariant, not linear)
+    squared = lambda v: circular_conv(v, h) ** 2  # noqa: E731  (shift-equivariant, not linear)
     assert (squared(2 * x) - 2 * squared(x)).abs().max() > 1e-3
 
 

@@ -8,10 +8,16 @@ import pytest
 import torch
 
 from helpers.data import ImageDataset
-from helpers.models.backbones import (BACKBONES, Backbone, WeightsDownloadError, make_head, parameter_groups,
-                                      unfreeze_last_block)
-from helpers.models.composite import EncoderHead, freeze
+from helpers.models.backbones import (
+    BACKBONES,
+    Backbone,
+    WeightsDownloadError,
+    make_head,
+    parameter_groups,
+    unfreeze_last_block,
+)
 from helpers.models.classifiers import SequentialCNN
+from helpers.models.composite import EncoderHead, freeze
 from helpers.transfer import STRATEGIES, cache_features, epochs_for, study_table, transfer_study
 
 
@@ -42,7 +48,7 @@ def test_freezing_changes_only_the_head():
     head_before = [p.clone() for p in model.head.parameters()]
     model.train()
     _step(model, torch.randn(4, 3, 64, 64), torch.tensor([0, 1, 2, 3]))
-    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())   # BN stats too
+    assert all(torch.equal(before[k], v) for k, v in backbone.state_dict().items())  # BN stats too
     assert any(not torch.equal(a, b) for a, b in zip(head_before, model.head.parameters()))
 
 
@@ -91,8 +97,8 @@ def _fake(n_per_class, seed):
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(10).repeat_interleave(n_per_class)
     images = torch.rand(len(labels), 1, 28, 28, generator=g) * 0.2
-    for c in range(10):                       # a class-specific bright bar: learnable
-        images[labels == c, :, 2 * c:2 * c + 3, :] += 0.8
+    for c in range(10):  # a class-specific bright bar: learnable
+        images[labels == c, :, 2 * c : 2 * c + 3, :] += 0.8
     return ImageDataset("fake", "train", images.clamp(0, 1), labels)
 
 
@@ -102,8 +108,15 @@ def test_transfer_study_runs_every_strategy():
     train, test = _fake(12, 0), _fake(5, 1)
     features = cache_features(pretrained.features, test)
     assert features.shape == (50, 8)
-    results = transfer_study(pretrained, lambda: SequentialCNN(width=4), {"fake": (train, test)},
-                             budgets=[2, 10], seeds=[0], steps=5, max_epochs=5)
+    results = transfer_study(
+        pretrained,
+        lambda: SequentialCNN(width=4),
+        {"fake": (train, test)},
+        budgets=[2, 10],
+        seeds=[0],
+        steps=5,
+        max_epochs=5,
+    )
     assert set(results["strategy"]) == set(STRATEGIES) and len(results) == 8
     assert results["test_acc"].between(0, 1).all()
     frozen = results[results["strategy"] == "frozen+linear"]["params_trained"].iloc[0]
@@ -115,20 +128,20 @@ def test_transfer_study_runs_every_strategy():
 @pytest.mark.notebook
 def test_notebook_smoke(smoke_run):
     metrics = smoke_run("03_transfer_learning")
-    assert metrics["source"]["pretrain_test_acc"] > 0.2          # Fashion-MNIST, chance is 0.1 (2000 images, 1 epoch)
-    assert "004.Ex2" not in metrics                              # the real path is skipped offline
+    assert metrics["source"]["pretrain_test_acc"] > 0.2  # Fashion-MNIST, chance is 0.1 (2000 images, 1 epoch)
+    assert "004.Ex2" not in metrics  # the real path is skipped offline
     for target in ("notmnist-10k", "mnist-10k"):
         values = {k: v for k, v in metrics[f"study.{target}"].items() if k != "verdicts"}
-        assert len(values) == 4 * 2                               # 4 strategies x 2 budgets in smoke
+        assert len(values) == 4 * 2  # 4 strategies x 2 budgets in smoke
         assert all(0.0 <= v <= 1.0 for v in values.values())
-        assert max(values.values()) > 0.2                         # above chance (0.1)
+        assert max(values.values()) > 0.2  # above chance (0.1)
         assert {"best_at_10", "finetune_vs_scratch_at_10"} <= set(metrics[f"study.{target}"]["verdicts"])
 
 
 def test_real_path_loops_on_fake_images():
     """The Food-101 code path (feature pass over a lazy data set, last-block fine-tuning) on fake images."""
-    from helpers.transfer import loader_features
     from helpers.training import Trainer
+    from helpers.transfer import loader_features
 
     torch.manual_seed(0)
     fake = torch.utils.data.TensorDataset(torch.randn(8, 3, 32, 32), torch.tensor([0, 1, 2, 3] * 2))
@@ -137,8 +150,14 @@ def test_real_path_loops_on_fake_images():
     assert features.shape == (8, 960) and labels.tolist() == [0, 1, 2, 3] * 2
     model = EncoderHead(backbone, make_head("linear", 960, 4), flatten=True)
     unfreeze_last_block(backbone)
-    trainer = Trainer(epochs=1, batch_size=4, workers=0, device="cpu", show_progress=False,
-                      parameter_groups=functools.partial(parameter_groups, lr=1e-3, backbone_factor=0.1))
+    trainer = Trainer(
+        epochs=1,
+        batch_size=4,
+        workers=0,
+        device="cpu",
+        show_progress=False,
+        parameter_groups=functools.partial(parameter_groups, lr=1e-3, backbone_factor=0.1),
+    )
     history = trainer.fit(model, fake, fake)
     assert 0 <= history.last("train_acc") <= 1 and 0 <= history.last("test_acc") <= 1
-    assert [g["lr"] for g in trainer.optimizer.param_groups] == [1e-3, 1e-4]   # head, unfrozen last block
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == [1e-3, 1e-4]  # head, unfrozen last block

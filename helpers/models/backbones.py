@@ -54,12 +54,13 @@ class Backbone(nn.Module):
         self.name, self.weights = name, _resolve_weights(name, weights)
         try:
             net = tvm.get_model(name, weights=self.weights)
-        except (OSError, RuntimeError) as error:   # URLError is an OSError
+        except (OSError, RuntimeError) as error:  # URLError is an OSError
             raise WeightsDownloadError(
                 f"could not download the {name} weights {self.weights} ({error}). They are cached under "
                 f"TORCH_HOME={torch_home()} (set TORCH_HOME to a folder holding "
-                f"hub/checkpoints/*.pth, or run once on a machine with internet).") from None
-        setattr(net, head_attr, nn.Identity())   # 3x224x224 -> out_features
+                f"hub/checkpoints/*.pth, or run once on a machine with internet)."
+            ) from None
+        setattr(net, head_attr, nn.Identity())  # 3x224x224 -> out_features
         self.net = net
 
     def transforms(self):
@@ -69,20 +70,30 @@ class Backbone(nn.Module):
         return self.weights.transforms()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)                         # Bx3x224x224 -> Bxout_features
+        return self.net(x)  # Bx3x224x224 -> Bxout_features
 
 
 def make_head(kind: str, in_features: int, n_classes: int, hidden: int = 256, dropout: float = 0.5) -> nn.Module:
     """A classification head: ``linear``, ``mlp`` (one hidden layer + dropout) or ``mlp2`` (two) (03)."""
     if kind == "linear":
-        return nn.Linear(in_features, n_classes)                         # F -> classes
+        return nn.Linear(in_features, n_classes)  # F -> classes
     if kind == "mlp":
-        return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(),  # F -> hidden
-                             nn.Dropout(dropout), nn.Linear(hidden, n_classes))  # -> classes
+        return nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(),  # F -> hidden
+            nn.Dropout(dropout),
+            nn.Linear(hidden, n_classes),
+        )  # -> classes
     if kind == "mlp2":
-        return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Dropout(dropout),  # F -> hidden
-                             nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Dropout(dropout),  # -> hidden/2
-                             nn.Linear(hidden // 2, n_classes))                               # -> classes
+        return nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(),
+            nn.Dropout(dropout),  # F -> hidden
+            nn.Linear(hidden, hidden // 2),
+            nn.ReLU(),
+            nn.Dropout(dropout),  # -> hidden/2
+            nn.Linear(hidden // 2, n_classes),
+        )  # -> classes
     raise ValueError(f"unknown head {kind!r}; use linear, mlp or mlp2")
 
 

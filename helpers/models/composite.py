@@ -39,7 +39,7 @@ def freeze(module: nn.Module) -> nn.Module:
     for p in module.parameters():
         p.requires_grad_(False)
     module.eval()
-    module.train = lambda mode=True: module     # stays in eval mode when the parent trains
+    module.train = lambda mode=True: module  # stays in eval mode when the parent trains
     return module
 
 

@@ -27,8 +27,11 @@ def _up(cin: int, cout: int, k: int = 4, s: int = 2, p: int = 1) -> list[nn.Modu
 
 
 def _down(cin: int, cout: int, bn: bool = True) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 4, 2, 1, bias=not bn)] + ([nn.BatchNorm2d(cout)] if bn else []) + \
-        [nn.LeakyReLU(0.2, True)]
+    return (
+        [nn.Conv2d(cin, cout, 4, 2, 1, bias=not bn)]
+        + ([nn.BatchNorm2d(cout)] if bn else [])
+        + [nn.LeakyReLU(0.2, True)]
+    )
 
 
 class Generator(nn.Module):
@@ -41,16 +44,20 @@ class Generator(nn.Module):
         self.latent_dim, self.image_size = latent_dim, image_size
         w = width
         if image_size == 28:
-            layers = (_up(latent_dim, 2 * w, 7, 1, 0)        # 100x1x1 -> 128x7x7
-                      + _up(2 * w, w)                        # -> 64x14x14
-                      + [nn.ConvTranspose2d(w, channels, 4, 2, 1)])  # -> 1x28x28
+            layers = (
+                _up(latent_dim, 2 * w, 7, 1, 0)  # 100x1x1 -> 128x7x7
+                + _up(2 * w, w)  # -> 64x14x14
+                + [nn.ConvTranspose2d(w, channels, 4, 2, 1)]
+            )  # -> 1x28x28
         else:
-            layers = (_up(latent_dim, 8 * w, 4, 1, 0)        # 100x1x1 -> 512x4x4
-                      + _up(8 * w, 4 * w)                    # -> 256x8x8
-                      + _up(4 * w, 2 * w)                    # -> 128x16x16
-                      + _up(2 * w, w)                        # -> 64x32x32
-                      + [nn.ConvTranspose2d(w, channels, 4, 2, 1)])  # -> 1x64x64
-        self.net = nn.Sequential(*layers, nn.Tanh())         # values in [-1, 1]
+            layers = (
+                _up(latent_dim, 8 * w, 4, 1, 0)  # 100x1x1 -> 512x4x4
+                + _up(8 * w, 4 * w)  # -> 256x8x8
+                + _up(4 * w, 2 * w)  # -> 128x16x16
+                + _up(2 * w, w)  # -> 64x32x32
+                + [nn.ConvTranspose2d(w, channels, 4, 2, 1)]
+            )  # -> 1x64x64
+        self.net = nn.Sequential(*layers, nn.Tanh())  # values in [-1, 1]
         self.apply(dcgan_init)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -66,17 +73,21 @@ class Discriminator(nn.Module):
             raise ValueError(f"image_size must be 28 or 64, got {image_size}")
         w = width
         if image_size == 28:
-            layers = (_down(channels, w, bn=False)           # 1x28x28 -> 64x14x14
-                      + _down(w, 2 * w)                      # -> 128x7x7
-                      + [nn.Conv2d(2 * w, 1, 7, 1, 0)])      # -> 1x1x1
+            layers = (
+                _down(channels, w, bn=False)  # 1x28x28 -> 64x14x14
+                + _down(w, 2 * w)  # -> 128x7x7
+                + [nn.Conv2d(2 * w, 1, 7, 1, 0)]
+            )  # -> 1x1x1
         else:
-            layers = (_down(channels, w, bn=False)           # 1x64x64 -> 64x32x32
-                      + _down(w, 2 * w)                      # -> 128x16x16
-                      + _down(2 * w, 4 * w)                  # -> 256x8x8
-                      + _down(4 * w, 8 * w)                  # -> 512x4x4
-                      + [nn.Conv2d(8 * w, 1, 4, 1, 0)])      # -> 1x1x1
+            layers = (
+                _down(channels, w, bn=False)  # 1x64x64 -> 64x32x32
+                + _down(w, 2 * w)  # -> 128x16x16
+                + _down(2 * w, 4 * w)  # -> 256x8x8
+                + _down(4 * w, 8 * w)  # -> 512x4x4
+                + [nn.Conv2d(8 * w, 1, 4, 1, 0)]
+            )  # -> 1x1x1
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten()                         # N logits
+        return self.net(x).flatten()  # N logits
