@@ -131,31 +131,3 @@ def test_grid_search_on_a_two_point_grid_keeps_grid_order():
     assert list(table["latent"]) == [10, 5] and list(table["val_loss"]) == [0.1, 0.2]
     with pytest.raises(KeyError):
         grid_search({"a": [1]}, lambda a: {"loss": a}, executor="serial")
-
-
-@pytest.mark.notebook
-def test_autoencoders_notebook_runs_in_smoke_and_learns(smoke_run):
-    metrics = smoke_run("02_autoencoders")
-    for key in (
-        "000.1",
-        "000.2",
-        "000.3",
-        "000.4",
-        "000.5",
-        "002.P5.3",
-        "002.P5.4",
-        "002.P6.1",
-        "002.P6.2",
-        "003.1",
-        "003.2",
-        "003.3",
-        "003.4",
-    ):
-        assert key in metrics, key
-    assert metrics["datasets"]["000"] == "mnist-10k" and metrics["datasets"]["003"] == "fashion-mnist"
-    assert 0 < metrics["000.1"]["test_l1"] < 0.5
-    assert 0 < metrics["000.1"]["test_l1_no_fc_linear"] < 0.5  # the fair no-FC comparison is measured
-    assert metrics["000.2"]["test_acc"] > 0.2  # chance is 0.1
-    assert metrics["000.4"]["seeds"] >= 2 and 0 <= metrics["000.4"]["acc_std"] < 0.5
-    assert metrics["003.2"]["points"] == 2
-    assert 0 <= metrics["003.3"]["test_acc"] <= 1

@@ -169,18 +169,6 @@ def test_kanji_downloader_names_the_url_on_failure(kanji_server, tmp_path):
     assert not list((tmp_path / "cache").glob("*.part"))
 
 
-@pytest.mark.notebook
-def test_gan_notebook_in_smoke(smoke_run):
-    metrics = smoke_run("05_gan")
-    item = metrics["003.5"]
-    assert metrics["profile"] == "smoke" and metrics["datasets"]["003.5"] == "fashion-mnist"
-    for key in ("gan_fd", "ae_fd", "real_fd", "gan_confidence", "gan_classes_covered", "d_loss_last"):
-        assert key in item and np.isfinite(item[key])
-    assert item["real_fd"] < item["gan_fd"] and item["real_fd"] < item["ae_fd"]
-    assert item["d_loss_last"] < item["d_loss_first"]
-    assert item["scorer_test_acc"] > 0.1
-
-
 def test_kanji_split_puts_every_nth_image_of_each_character_in_test_and_the_rest_in_train():
     from helpers.data import ImageDataset
     from helpers.kuzushiji import kanji_split

@@ -18,42 +18,6 @@ import helpers.runner as runner
 from helpers.runner import RunError, execute
 
 
-@pytest.mark.notebook
-def test_notebook_01_smoke_writes_metrics_that_name_data_and_profile(smoke_run):
-    metrics = smoke_run("01_cnn_classifier")
-    assert metrics["notebook"] == "01_cnn_classifier" and metrics["profile"] == "smoke"
-    assert metrics["datasets"]["002.P4"] == "mnist-10k" and metrics["datasets"]["004.Ex1"] == "fashion-mnist"
-    assert metrics["002.P4.1"] == {"a_side": 49, "b_side": 9, "c_side": 23, "d_side": 49}
-    assert metrics["002.P4.2"]["test_acc"] > 0.2  # 10 classes: chance is 0.1
-    assert metrics["002.P4.2"]["epochs"] == 1
-    for name in ("sequential", "inception", "residual"):
-        assert metrics[f"004.Ex1.{name}"]["params"] > 1000
-        assert 0.0 <= metrics[f"004.Ex1.{name}"]["test_acc"] <= 1.0
-    assert metrics["wall_time_s"] > 0 and metrics["torch"].startswith("2.14")
-
-
-@pytest.mark.notebook
-def test_notebook_01_smoke_theory_evidence(smoke_run):
-    metrics = smoke_run("01_cnn_classifier")  # the 001 study itself: tests/test_engine.py
-    assert metrics["000.T1"]["max_shift_error"] < 1e-10
-    t2 = metrics["000.T2"]
-    assert max(t2["constant"], t2["relu"], t2["pool_even_shift"]) < 1e-12 < 1e-3 < t2["pool_odd_shift"]
-    assert metrics["000.T3"]["max_difference"] < 1e-12
-    assert metrics["002.P2.2"]["max_error_delta_a_minus_y"] < 1e-12
-    assert metrics["002.P3.3"]["max_difference"] < 1e-12
-
-
-@pytest.mark.notebook
-def test_smoke_figures_go_to_the_run_folder_not_the_report_folder(smoke_run):
-    smoke_run("01_cnn_classifier")
-    figures = smoke_run.root / "out" / "figures" / "01_cnn_classifier"
-    names = {p.name for p in figures.glob("*.png")}
-    assert {"002_P4_2_filters.png", "002_P4_2_confusion.png", "004_Ex1_graph_inception.png"} <= names
-    executed = nbformat.read(str(smoke_run.root / "out" / "notebooks" / "01_cnn_classifier.ipynb"), 4)
-    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
-
-
 def test_unknown_parameter_is_refused_before_running(tmp_path):
     with pytest.raises(RunError, match="unknown parameter.*'epochz'.*declares profile, seed"):
         execute("01_cnn_classifier", "smoke", {"epochz": 3}, out_dir=tmp_path)

@@ -125,19 +125,6 @@ def test_transfer_study_runs_every_strategy():
     assert list(table.columns) == [2, 10] and table.shape == (4, 2)
 
 
-@pytest.mark.notebook
-def test_notebook_smoke(smoke_run):
-    metrics = smoke_run("03_transfer_learning")
-    assert metrics["source"]["pretrain_test_acc"] > 0.2  # Fashion-MNIST, chance is 0.1 (2000 images, 1 epoch)
-    assert "004.Ex2" not in metrics  # the real path is skipped offline
-    for target in ("notmnist-10k", "mnist-10k"):
-        values = {k: v for k, v in metrics[f"study.{target}"].items() if k != "verdicts"}
-        assert len(values) == 4 * 2  # 4 strategies x 2 budgets in smoke
-        assert all(0.0 <= v <= 1.0 for v in values.values())
-        assert max(values.values()) > 0.2  # above chance (0.1)
-        assert {"best_at_10", "finetune_vs_scratch_at_10"} <= set(metrics[f"study.{target}"]["verdicts"])
-
-
 def test_real_path_loops_on_fake_images():
     """The Food-101 code path (feature pass over a lazy data set, last-block fine-tuning) on fake images."""
     from helpers.training import Trainer
