@@ -37,11 +37,9 @@ def trainer(epochs: int, **options) -> Trainer:
     return Trainer(epochs=epochs, show_progress=False, device="cpu", **options)
 
 
-def classifier_000_2(lr=1e-2, epochs=20, batch=128, shift=1, smoothing=0.0):
-    """000.2: conv encoder (d = 12) + MLP head on mnist-10k; test accuracy per epoch (last 3)."""
-    train, test = load_splits("mnist-10k")
-    torch.manual_seed(0)
-    h = trainer(
+def classifier_recipe(epochs: int, lr: float, batch: int, shift: int, smoothing: float) -> Trainer:
+    """The classifier recipe of 000.2 and 002.P4.2: AdamW, one-cycle, label smoothing, shifts."""
+    return trainer(
         epochs,
         lr=lr,
         optimizer="adamw",
@@ -50,7 +48,14 @@ def classifier_000_2(lr=1e-2, epochs=20, batch=128, shift=1, smoothing=0.0):
         batch_size=batch,
         label_smoothing=smoothing,
         augment=Augment(shift) if shift else None,
-    ).fit(ae.conv_classifier(12), train, test)
+    )
+
+
+def classifier_000_2(lr=1e-2, epochs=20, batch=128, shift=1, smoothing=0.0):
+    """000.2: conv encoder (d = 12) + MLP head on mnist-10k; test accuracy per epoch (last 3)."""
+    train, test = load_splits("mnist-10k")
+    torch.manual_seed(0)
+    h = classifier_recipe(epochs, lr, batch, shift, smoothing).fit(ae.conv_classifier(12), train, test)
     return {"test_acc": h.epoch["test_acc"][-3:], "train_acc": h.last("train_acc")}
 
 
@@ -58,16 +63,7 @@ def p42(lr=5e-3, epochs=5, batch=64, shift=1, smoothing=0.1):
     """002.P4.2: the 40-filter CNN on mnist-10k; test accuracy per epoch."""
     train, test = load_splits("mnist-10k")
     torch.manual_seed(0)
-    h = trainer(
-        epochs,
-        lr=lr,
-        optimizer="adamw",
-        weight_decay=1e-4,
-        schedule="onecycle",
-        batch_size=batch,
-        label_smoothing=smoothing,
-        augment=Augment(shift) if shift else None,
-    ).fit(FortyFilterCNN(), train, test)
+    h = classifier_recipe(epochs, lr, batch, shift, smoothing).fit(FortyFilterCNN(), train, test)
     return {"test_acc": h.epoch["test_acc"]}
 
 
