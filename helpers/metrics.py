@@ -129,7 +129,10 @@ def metric_label(key: str) -> str:
 
 
 def metric_value(key: str, value) -> str:
-    """A value as the summaries show it: accuracies in %, floats to 4 significant digits (01, report)."""
+    """A value as the summaries show it: accuracies in %, floats to 4 significant digits, verdicts as
+    their outcomes (01, report)."""
+    if key == "verdicts" and isinstance(value, dict):
+        return "; ".join(f"{name}: {verdict.get('outcome')}" for name, verdict in value.items())
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if "acc" in key and isinstance(value, float) and 0 <= value <= 1 and "std" not in key:

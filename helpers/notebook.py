@@ -162,9 +162,5 @@ def summary_table(metrics: dict[str, Any]) -> str:
     for key, values in metrics.items():
         if isinstance(values, dict) and key not in ("datasets", "parameters"):
             for name, value in values.items():
-                if name == "verdicts":
-                    shown = "; ".join(f"{k}: {v['outcome']}" for k, v in value.items())
-                    rows.append(f"| {key} | verdicts | {shown} |")
-                    continue
                 rows.append(f"| {key} | {metric_label(name)} | {metric_value(name, value)} |")
     return "\n".join(rows)
