@@ -20,7 +20,7 @@ import torch
 
 from .checkpoint import RunStore
 from .metrics import metric_label, metric_value, write_metrics
-from .parameters import format_parameters, injected_names, resolve
+from .parameters import format_parameters, injected_names, load_profiles, resolve
 from .paths import checkpoints_root, ensure_writable, metrics_path, run_figures_dir, run_models_dir
 from .plots import use_style
 from .training import Trainer, pick_device, seed_everything
@@ -106,6 +106,28 @@ class NotebookRun:
             raise ValueError(f"{key} already has a verdict named {statement.key!r}: give each statement its own key=")
         verdicts[statement.key] = {**statement.verdict, "sentence": statement.text}
         return statement.text
+
+    def target(self, key: str, statement, limit: str, full: tuple[str, ...] = ()) -> str:
+        """A workbook target (a ``helpers.statements.meets`` statement, recorded like :meth:`verdict`)
+        as Markdown: the verdict and, when it is missed, ``limit`` (the measured reason this profile
+        stops short) and the values that the ``full`` profile gives the parameters ``full`` (02).
+
+        ``full`` is read from the notebook's profile file, so the sentence cannot drift from it.
+        """
+        text = f"**Target:** {self.verdict(key, statement)}."
+        if statement.outcome != "misses":
+            return text
+        text += f" What holds it back in the `{self.profile}` profile: {limit}"
+        if full:
+            values = load_profiles(self.notebook)["full"]
+            changes = [
+                f"`{name} = {values[name]!r}` (here {self.parameters[name]!r})"
+                for name in full
+                if name in values and values[name] != self.parameters.get(name)
+            ]
+            if changes:
+                text += " The `full` profile sets " + ", ".join(changes) + "."
+        return text
 
     def finish(self) -> dict[str, Any]:
         """Write the metrics JSON and return it (the last cell of every notebook)."""

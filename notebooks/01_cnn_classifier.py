@@ -257,7 +257,13 @@ display(
         + (" (a roughly symmetric confusion)." if symmetry.outcome == "same" else " (a one-sided confusion).")
         + " Digits confused this way differ by a short stroke or a closed versus open loop (a 7 with a long tail "
         "against a 9, a 4 with a closed top against a 9, a 5 against a 3 or 6): local, few-pixel differences that a "
-        "small CNN trained for a few epochs on a few thousand digits has not fully learned."
+        "small CNN trained for a few epochs on a few thousand digits has not fully learned.\n\n"
+        + run.target(
+            "002.P4.2",
+            meets("the test accuracy", test_acc40, "the workbook's target", 0.985, "higher", "{:.2%}", "target"),
+            f"the assignment's {cnn40_epochs} epochs on {len(mnist_train):,} training digits.",
+            full=("mnist_dataset",),
+        )
     )
 )
 
@@ -426,6 +432,25 @@ display(
         + " Parallel paths see several receptive-field sizes at once, and shortcuts make the deeper stack easier "
         "to optimise. One seed per model: the standard error above is the test-set noise only, not the "
         "seed-to-seed spread of training."
+        + (
+            "\n\n"
+            + run.target(
+                "004.Ex1",
+                meets(
+                    f"the best configuration ({best_name})",
+                    ex1_table.loc[best_label, "test acc %"],
+                    "the workbook's target",
+                    92.5,
+                    "higher",
+                    "{:.2f}%",
+                    "target",
+                ),
+                f"{ex1_best_epochs} epochs on {len(ex1_full_train):,} images.",
+                full=("ex1_best_epochs",),
+            )
+            if ex1_dataset == "fashion-mnist"  # the target is for Fashion-MNIST (the zalando benchmark)
+            else ""
+        )
     )
 )
 

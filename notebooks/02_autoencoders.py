@@ -46,20 +46,21 @@ linear_ae_lr = 3e-2
 p5_epochs = 10  # the assignment asks for at least 10 (Adam, lr 1e-3)
 mlp_ae_variant_epochs = 40  # 002.P5.4 better-trained variant beside the assigned one (one-cycle AdamW)
 mlp_ae_variant_lr = 1e-2
-p6_epochs = 20
+p6_epochs = 30
 p6_lr = 1e-2  # 002.P6.1/P6.2: peak of the one-cycle schedule
-p6_batch = 64  # 002.P6.1/P6.2 batches (more steps for the tiny network)
-fashion_train_limit = 12000  # 0 keeps all 59000 after the validation split
+p6_batch = 32  # 002.P6.1/P6.2 batches (more steps for the tiny network)
+fashion_train_limit = 0  # 003.1 and 003.3 training images; 0 keeps all 59000 after the validation split
 fashion_test_limit = 0
 fashion_latent = 5
 fashion_epochs = 10
-fashion_clf_epochs = 10
+fashion_clf_epochs = 20
 fashion_clf_lr = 1e-2  # 003.3: peak of the one-cycle schedule (both classifiers)
 grid_latent = [5, 10]
 grid_weight_decay = [1e-5, 0.0]
 grid_dropout = [0.0, 0.25]
 grid_batch = [300]
 grid_epochs = [5]
+grid_train_limit = 12000  # 003.2 grid points train on a balanced subset of this many (0: all)
 grid_executor = "local"  # local (all cores) | local:N | serial | dask://host:8786 (see README)
 tsne_points = 2000
 
@@ -82,7 +83,7 @@ from helpers.models.composite import EncoderHead, freeze
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import architecture_graph, curves, image_rows, scatter_2d
 from helpers.search import cae_grid_point, grid_search, holdout_split
-from helpers.statements import best_of, compare, near, standard_error
+from helpers.statements import best_of, compare, meets, near, standard_error
 from helpers.training import Augment, Trainer, count_parameters, predict
 
 run = start_notebook(
@@ -288,7 +289,22 @@ run.record(
 display(
     Markdown(
         f"Test accuracy after {clf_epochs} epochs: **{clf_history.last('test_acc'):.2%}** "
-        f"(train {clf_history.last('train_acc'):.2%}) on `{mnist_dataset}`."
+        f"(train {clf_history.last('train_acc'):.2%}) on `{mnist_dataset}`.\n\n"
+        + run.target(
+            "000.2",
+            meets(
+                "the test accuracy",
+                clf_history.last("test_acc"),
+                "the workbook's target",
+                0.98,
+                "higher",
+                "{:.2%}",
+                "target",
+            ),
+            f"{len(mnist_train):,} training digits and {clf_epochs} epochs for a classifier whose encoder squeezes each "
+            f"digit into {latent_dim} numbers (train accuracy {clf_history.last('train_acc'):.2%}).",
+            full=("mnist_dataset", "clf_epochs"),
+        )
     )
 )
 
@@ -685,7 +701,34 @@ display(
             ),
         )
         + ". Small angles mean the same subspace; large ones usually belong to the directions with the smallest "
-        "variance, which contribute least to the loss and which gradient descent finds last."
+        "variance, which contribute least to the loss and which gradient descent finds last.\n\n"
+        + run.target(
+            "002.P5.3",
+            meets(
+                "the linear AE's excess training MSE over PCA",
+                100 * (lin_history.last("train_loss") / pca_mse - 1),
+                "the workbook's target",
+                2.0,
+                fmt="{:.2f}%",
+                key="target_mse",
+            ),
+            f"{linear_ae_epochs} epochs of gradient descent have not yet settled the directions of smallest variance.",
+            full=("linear_ae_epochs",),
+        )
+        + " "
+        + run.target(
+            "002.P5.3",
+            meets(
+                "the mean principal angle",
+                float(angles.mean()),
+                "the workbook's target",
+                10.0,
+                fmt="{:.1f}°",
+                key="target_angle",
+            ),
+            f"{linear_ae_epochs} epochs of gradient descent have not yet settled the directions of smallest variance.",
+            full=("linear_ae_epochs",),
+        )
     )
 )
 
@@ -775,7 +818,21 @@ display(
         f"longer with the workbook's recipe (AdamW, one-cycle learning rate peaking at {mlp_ae_variant_lr:g}, "
         f"{mlp_ae_variant_epochs} epochs) reaches test MSE **{run.metrics['002.P5.4.variant']['test_mse']:.4f}** "
         f"(assigned: {run.metrics['002.P5.4']['test_mse']:.4f}): how much of the assigned model's blur is undertraining "
-        "rather than the two-number bottleneck."
+        "rather than the two-number bottleneck.\n\n"
+        + run.target(
+            "002.P5.4",
+            meets(
+                "the better-trained variant's test MSE",
+                run.metrics["002.P5.4.variant"]["test_mse"],
+                "the workbook's target",
+                0.042,
+                fmt="{:.4f}",
+                key="target",
+            ),
+            f"{mlp_ae_variant_epochs} epochs on {len(mnist_train):,} digits; two numbers per image cap what any "
+            "training can reach.",
+            full=("mnist_dataset", "mlp_ae_variant_epochs"),
+        )
     )
 )
 
@@ -860,7 +917,14 @@ display(
         "labels (a higher silhouette) say that a digit's identity and its ink layout are the largest source of "
         "variation in MNIST; where classes overlap, their pixel layouts are similar too. The CAE has far fewer weights than the MLP AE "
         "(its convolutions share them across positions) and a narrow 20-unit FC bottleneck, so it trades some fidelity "
-        "for that economy."
+        "for that economy.\n\n"
+        + run.target(
+            "002.P6.1",
+            meets("the CAE's test MSE", p61["test_mse"], "the workbook's target", 0.045, fmt="{:.4f}", key="target"),
+            f"{p6_epochs} epochs on {len(mnist_train):,} digits for a network of only "
+            f"{p61['params']:,} weights with 4 and 8 channels.",
+            full=("mnist_dataset", "p6_epochs"),
+        )
     )
 )
 
@@ -931,12 +995,12 @@ latent_explorer(
 # ## 003.1 A convolutional autoencoder with k = 5 on Fashion-MNIST
 #
 # The 000.1 architecture (`conv_autoencoder`) with a 5-D code, MSE loss, Adam. The validation set
-# is the **first 1000 training images**; training uses the rest (in `default` a balanced subset of
-# `fashion_train_limit` of them, to keep the notebook within its CPU budget; `full` uses all 59,000).
+# is the **first 1000 training images**; training uses the rest (all 59,000 in `default` and `full`,
+# a balanced subset of `fashion_train_limit` in `smoke`).
 
 # %% tags=["solution"]
 fashion_split = {"dataset": fashion_dataset, "val_size": 1000, "train_limit": fashion_train_limit, "seed": seed}
-fashion_train, fashion_val = holdout_split(**fashion_split)  # 003.2's workers rebuild it by name
+fashion_train, fashion_val = holdout_split(**fashion_split)
 fashion_test = load_dataset(fashion_dataset, "test").limited(fashion_test_limit, seed)
 print(fashion_train, fashion_val, fashion_test, sep="\n")
 fcae = ae.conv_autoencoder(fashion_latent)
@@ -984,7 +1048,7 @@ run.record(
 # epochs [10, 20] = 72 runs, about 1,000 epochs) runs in `full`. In `default` it would take hours
 # on two CPU cores, so the grid is the subset in the parameters cell (both latent sizes, the
 # smallest non-zero and zero weight decay, dropout 0 and .25, batch 300, a short epoch budget) on
-# the same training subset: it still answers the main questions (does a larger code help, does
+# a balanced subset of `grid_train_limit` training images: it still answers the main questions (does a larger code help, does
 # regularisation help) at a few percent of the cost.
 # The points run in parallel through `grid_executor`: a process pool with one worker per CPU core
 # (one torch thread each), or a Dask cluster (`dask://host:8786`; README, "When one machine is
@@ -1003,7 +1067,7 @@ grid = {
 results = grid_search(
     grid,
     cae_grid_point,
-    fixed={**fashion_split, "lr": lr},
+    fixed={**fashion_split, "train_limit": grid_train_limit, "lr": lr},  # each worker rebuilds the split by name
     executor=grid_executor,
     results_dir=run.store("003_2_grid").folder,
 ).sort_values("val_loss", kind="stable")
@@ -1134,7 +1198,7 @@ display(
     Markdown(
         f"Test accuracy on `{fashion_dataset}` after {fashion_clf_epochs} epochs: {run.verdict('003.3', accuracy_cmp)}. "
         f"Training time: {run.verdict('003.3', time_cmp)} ({fz['s per epoch']:.2f} s per epoch for the frozen one, "
-        "timed on a shared machine). Freezing skips the backward pass through the conv layers and trains only "
+        "on this run's machine). Freezing skips the backward pass through the conv layers and trains only "
         f"{int(fz['trainable params']):,} weights, but the features were learned to reconstruct, not to discriminate"
         + (
             ", and at equal epochs that costs accuracy."
@@ -1142,6 +1206,22 @@ display(
             else "; at equal epochs that costs no measurable accuracy here."
             if accuracy_cmp.outcome == "same"
             else ", yet here the frozen features even win at equal epochs."
+        )
+        + "\n\n"
+        + run.target(
+            "003.3",
+            meets(
+                "the frozen-encoder classifier",
+                fz["test acc %"],
+                "the workbook's target",
+                88.0,
+                "higher",
+                "{:.2f}%",
+                "target",
+            ),
+            f"a linear layer can only weigh the {f_classifiers['frozen AE conv + linear'][-1].in_features:,} frozen features that the {fashion_latent}-D "
+            f"autoencoder learned in {fashion_epochs} epochs to reconstruct, not to tell classes apart.",
+            full=("fashion_epochs", "fashion_clf_epochs"),
         )
     )
 )

@@ -63,7 +63,7 @@ from helpers.models.autoencoders import ConvAutoencoder2D
 from helpers.models.denoising import ConvDenoiser, layer_summary, shallow_models
 from helpers.notebook import start_notebook, summary_table
 from helpers.plots import curves, image_rows, scatter_2d
-from helpers.statements import compare, standard_error
+from helpers.statements import compare, meets, standard_error
 from helpers.training import predict
 
 run = start_notebook("04_denoising", globals(), datasets={"004.Ex3": "ex3_dataset", "002.P6.3": "p6_dataset"})
@@ -226,6 +226,25 @@ display(
             if (compression.live_units < compression.index).any()
             else "No code size has a dead unit."
         )
+        + (
+            "\n\n"
+            + run.target(
+                "004.Ex3",
+                meets(
+                    "code 32's PSNR (float32 codes)",
+                    compression.psnr_f32[32],
+                    "the workbook's target",
+                    17.0,
+                    "higher",
+                    "{:.1f} dB",
+                    "target_code_32",
+                ),
+                f"{shallow_epochs} epochs on {len(ex3_train):,} letters for a single-layer encoder and decoder.",
+                full=("ex3_dataset", "shallow_epochs"),
+            )
+            if 32 in compression.index
+            else ""
+        )
     )
 )
 
@@ -278,7 +297,7 @@ svm_cmp = compare(
 display(
     Markdown(
         f"On {ex3_dataset} ({profile}, {len(sub)} training examples): {run.verdict('004.Ex3.g', svm_cmp)}; "
-        f"fit times {c['fit_s']:.2f} s on codes and {p['fit_s']:.2f} s on pixels (shared machine). The codes "
+        f"fit times {c['fit_s']:.2f} s on codes and {p['fit_s']:.2f} s on pixels (this run's machine). The codes "
         "were learnt without labels to reconstruct, not to separate classes, "
         + {
             "a": "yet they serve the SVM better than the pixels — the bottleneck removed pixel noise that hurt it",
@@ -376,7 +395,18 @@ display(
             "004.Ex3.e",
             compare("the denoised output", after, "the noisy input", before, fmt="{:.1f} dB", key="denoising_gain"),
         )
-        + f", after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images."
+        + f", after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images.\n\n"
+        + run.target(
+            "004.Ex3.e",
+            meets("the PSNR gain", after - before, "the workbook's target", 8.0, "higher", "{:+.1f} dB", "target_gain"),
+            "the conv denoiser is the notebook's most expensive network per image (a 128-channel $7\\times7$ "
+            "bottleneck and full-resolution convolutions), so this profile trains it on "
+            f"{len(ex3_train.head(min(denoise_train, len(ex3_train)))):,} letters for {den_hist.epochs_done} epochs "
+            "only; its training loss in the last two epochs went "
+            + " → ".join(f"{v:.4f}" for v in den_hist.epoch["train_loss"][-2:])
+            + ".",
+            full=("ex3_dataset", "denoise_train", "denoise_epochs"),
+        )
     )
 )
 

@@ -292,6 +292,42 @@ Classes: {run.verdict("003.5", coverage)}{
         if coverage.outcome == "meets"
         else " — some classes get less than half their fair share of samples, a sign of partial mode collapse"
     }.
+
+{
+        run.target(
+            "003.5",
+            meets(
+                "the scorer's test accuracy",
+                clf_history.last("test_acc"),
+                "the workbook's target",
+                0.90,
+                "higher",
+                "{:.1%}",
+                "target_scorer",
+            ),
+            f"the scorer trains on the {len(train):,} images the GAN sees, for {clf_epochs} epochs.",
+            full=("train_limit", "clf_epochs"),
+        )
+        if dataset == "fashion-mnist"
+        else ""
+    }
+
+{
+        run.target(
+            "003.5",
+            meets(
+                "the DCGAN's FD as a share of the AE decoder's",
+                s["DCGAN"]["fd"] / s["AE decoder, random codes"]["fd"],
+                "the workbook's target",
+                0.5,
+                fmt="{:.2f}",
+                key="target_fd_ratio",
+            ),
+            f"the DCGAN has {gan_width} base channels (the paper's: 64) and {gan_epochs} epochs on {len(train):,} "
+            "images; a GAN's samples sharpen slowly over many epochs.",
+            full=("dataset", "train_limit", "gan_width", "gan_epochs"),
+        )
+    }
 """)
 )
 

@@ -135,6 +135,27 @@ def test_run_verdict_records_under_the_item_and_refuses_duplicates(tmp_path, mon
     assert "gain: a" in summary_table(run.metrics)
 
 
+def test_run_target_explains_a_missed_target_with_the_full_profiles_values(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_OUTPUT", str(tmp_path))
+    from helpers.parameters import declared_defaults, load_profiles
+
+    run = NotebookRun("04_denoising", declared_defaults("04_denoising"))
+    full = load_profiles("04_denoising")["full"]
+    missed = run.target(
+        "004.Ex3.e",
+        meets("the gain", 5.7, "the target", 8.0, "higher", "{:+.1f} dB", "target_gain"),
+        "too few epochs.",
+        full=("denoise_train", "denoise_epochs", "sigma"),
+    )
+    assert missed.startswith("**Target:** the gain misses the target (+5.7 dB, goal ≥ +8.0 dB).")
+    assert "What holds it back in the `default` profile: too few epochs." in missed
+    assert f"`denoise_train = {full['denoise_train']}` (here {run.parameters['denoise_train']})" in missed
+    assert "sigma" not in missed  # full does not change it, so it is not named
+    assert run.metrics["004.Ex3.e"]["verdicts"]["target_gain"]["outcome"] == "misses"
+    met = run.target("004.Ex3.e", meets("the gain", 9.0, "the target", 8.0, "higher", key="met"), "unused", ("sigma",))
+    assert "holds it back" not in met and "full" not in met
+
+
 def _verdicts(metrics):
     return [
         (item, key, verdict)
