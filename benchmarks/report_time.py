@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/report_time.py [--profile default] [--notebooks 01_cnn_classifier ...]
                                                [--keep] [--report]
+    .venv/bin/python benchmarks/report_time.py --publish      # the final `make report` run, timed
 
 Each notebook runs through the real runner (``python -m helpers.runner NAME --profile P --out TMP
 --no-report``) as a child process, with ``WORKBOOK_CHECKPOINTS`` and ``--out`` pointing into a fresh
@@ -11,12 +12,19 @@ Printed per notebook: wall seconds and CPU seconds (user + system of the runner 
 from ``resource.getrusage(RUSAGE_CHILDREN)``), cold and warm, and the totals. ``--report`` also
 times the PDF/HTML build after the cold pass. Issue 17's budget (2 idle CPU cores, profile
 default): cold <= 20 min, warm <= 3 min; time only on an otherwise idle machine.
+
+``--publish`` times what ``make report`` runs instead: one ``python -m helpers.runner`` (profile
+default, every notebook, the report, and the figures published to ``figures/``) with a fresh
+temporary ``WORKBOOK_CHECKPOINTS``, then the same command again with ``--no-report`` on the stored
+runs (the warm rerun). Per-notebook wall seconds come from the runner's ``done in`` lines; CPU
+seconds are only known for the whole command there.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -43,13 +51,64 @@ def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+def timed_runner(command: list[str], environment: dict[str, str]) -> tuple[float, float, dict[str, float]]:
+    """Like :func:`timed` for the runner, echoing its output; also each notebook's ``done in`` seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    seconds = {}
+    with subprocess.Popen(
+        command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        for line in process.stdout:
+            print(line, end="", flush=True)
+            done = re.match(r"\[(\S+)\] done in (\d+) s", line)
+            if done:
+                seconds[done[1]] = float(done[2])
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if process.returncode:
+        raise SystemExit(f"failed (exit {process.returncode}): {' '.join(command)}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), seconds
+
+
+def publish(names: list[str], folder: Path, environment: dict[str, str]) -> None:
+    """``--publish``: the report build of ``make report`` cold, then its notebooks warm; a table."""
+    command = [sys.executable, "-m", "helpers.runner", *names, "--profile", "default"]
+    print("--- cold: " + " ".join(command[1:]), flush=True)
+    cold_wall, cold_cpu, cold = timed_runner(command, environment)
+    print("--- warm: the same with --no-report", flush=True)
+    warm_wall, warm_cpu, warm = timed_runner([*command, "--no-report"], environment)
+    load = os.getloadavg()
+    print(
+        f"\nprofile default (make report), {os.cpu_count()} CPUs, load average now "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (time only on an idle machine)"
+    )
+    print(f"{'notebook':<24}{'cold wall s':>12}{'warm wall s':>12}")
+    for name in names:
+        print(f"{name:<24}{cold.get(name, float('nan')):>12.0f}{warm.get(name, float('nan')):>12.0f}")
+    print(
+        f"{'report build + checks':<24}{cold_wall - sum(cold.values()):>12.0f}{warm_wall - sum(warm.values()):>12.0f}"
+    )
+    print(f"{'total (wall)':<24}{cold_wall:>12.0f}{warm_wall:>12.0f}")
+    print(f"{'total (CPU)':<24}{cold_cpu:>12.0f}{warm_cpu:>12.0f}")
+    print(f"cold {cold_wall / 60:.1f} min (budget 20), warm {warm_wall / 60:.1f} min (budget 3)")
+    print(f"stored runs of this build: {folder / 'checkpoints'} (delete when done)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="default", choices=PROFILES)
     parser.add_argument("--notebooks", nargs="*", default=None, help="default: every notebook")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder and print it")
     parser.add_argument("--report", action="store_true", help="also time the PDF/HTML report build")
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="time make report's own build (publishes figures/), cold then warm; profile default only",
+    )
     args = parser.parse_args(argv)
+    if args.publish and args.profile != "default":
+        parser.error("--publish times the default report build; leave --profile at default")
     names = args.notebooks or available_notebooks()
     unknown = [n for n in names if n not in available_notebooks()]
     if unknown:
@@ -61,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         "WORKBOOK_CHECKPOINTS": str(folder / "checkpoints"),
         "WORKBOOK_PROGRESS": os.environ.get("WORKBOOK_PROGRESS", "off"),
     }
+    if args.publish:
+        publish(names, folder, environment)
+        return 0
     out = folder / "out"
     rows = {}
     for name in names:
