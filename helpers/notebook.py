@@ -67,6 +67,31 @@ class NotebookRun:
         self.trainers[name] = Trainer(epochs=epochs, **options)
         return self.trainers[name].fit(model, train, evaluation, eval_name)
 
+    def stored(self, name: str, config: dict[str, Any], compute):
+        """``compute()``'s result, stored like a training under ``checkpoints/<notebook>/<name>/`` and
+        reused only when ``config`` (everything that produced it: weights and data fingerprints,
+        settings), this run's seed, device and the torch version are all the same (03).
+
+        For results that are not one model but many small trainings (a study's table): the result
+        must be JSON-like (lists, dicts, str, numbers), so it loads with ``weights_only=True``.
+        """
+        config = {
+            **config,
+            "kind": "result",
+            "seed": self.seed,
+            "device": self.device.type,
+            "torch": torch.__version__,
+            "continuable": False,
+        }
+        store = self.store(name)
+        state = store.load(config)
+        if state is not None:
+            print(f"{name}: reusing the stored result {store.path(config).name}")
+            return state["result"]
+        result = compute()
+        store.save(config, {"result": result}, 1, 1)
+        return result
+
     def model_path(self, filename: str) -> Path:
         """``runs/<profile>/models/<notebook>/<filename>``: a model file this run hands out (02)."""
         return run_models_dir(self.notebook, self.profile) / filename

@@ -45,11 +45,13 @@ finetune_epochs = 3
 
 # %%
 import functools
+import json
 import time
 
 import pandas as pd
 from IPython.display import Markdown, display
 
+from helpers.checkpoint import data_identity, state_fingerprint
 from helpers.data import food101_subset, load_splits
 from helpers.models.backbones import Backbone, make_head, parameter_groups, unfreeze_last_block
 from helpers.models.classifiers import SequentialCNN
@@ -57,7 +59,7 @@ from helpers.models.composite import EncoderHead
 from helpers.notebook import start_notebook, summary_table
 from helpers.statements import best_of, compare
 from helpers.training import Trainer, count_parameters
-from helpers.transfer import loader_features, study_plot, study_table, transfer_study
+from helpers.transfer import STRATEGIES, loader_features, study_plot, study_table, transfer_study
 
 run = start_notebook(
     "03_transfer_learning",
@@ -208,11 +210,31 @@ targets = {}
 for name in target_datasets:
     train, test = load_splits(name)
     targets[name] = (train, test.per_class(test_limit // 10, seed) if test_limit else test)
-t0 = time.perf_counter()
-results = transfer_study(
-    pretrained, lambda: SequentialCNN(width=width), targets, budgets, seeds, steps=steps, device=run.device
+
+
+def study():
+    """Every run of the study: its rows and its training time (stored; a rerun reuses them)."""
+    t0 = time.perf_counter()
+    rows = transfer_study(
+        pretrained, lambda: SequentialCNN(width=width), targets, budgets, seeds, steps=steps, device=run.device
+    )
+    return {"rows": json.loads(rows.to_json(orient="records")), "time_s": time.perf_counter() - t0}
+
+
+stored_study = run.stored(
+    "study",
+    {
+        "pretrained": state_fingerprint(pretrained),
+        "model": f"SequentialCNN(width={width})",
+        "targets": {name: [data_identity(train), data_identity(test)] for name, (train, test) in targets.items()},
+        "budgets": budgets,
+        "seeds": seeds,
+        "steps": steps,
+        "strategies": STRATEGIES,
+    },
+    study,
 )
-study_time = time.perf_counter() - t0
+results, study_time = pd.DataFrame(stored_study["rows"]), stored_study["time_s"]
 table = study_table(results)
 table.round(3)
 

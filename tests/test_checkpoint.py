@@ -84,3 +84,28 @@ def test_a_full_disk_names_the_file_and_the_free_space(tmp_path, monkeypatch):
     with pytest.raises(CheckpointError, match=r"could not write .*m.pt .*is there room \(\d+ MiB free\)"):
         save_checkpoint({"epoch": 1}, tmp_path / "m.pt")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stored_result_is_reused_only_for_the_same_configuration(tmp_path, monkeypatch):
+    from helpers.notebook import NotebookRun
+
+    monkeypatch.setenv("WORKBOOK_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setenv("WORKBOOK_OUTPUT", str(tmp_path / "out"))
+    calls = []
+
+    def compute(value):
+        calls.append(value)
+        return {"rows": [{"strategy": "scratch", "acc": value}], "time_s": 1.5}
+
+    run = NotebookRun("99_test", {"profile": "smoke", "seed": 0})
+    first = run.stored("study", {"budgets": [10]}, lambda: compute(0.5))
+    again = NotebookRun("99_test", {"profile": "smoke", "seed": 0}).stored(
+        "study", {"budgets": [10]}, lambda: compute(0.9)
+    )
+    assert first == again == {"rows": [{"strategy": "scratch", "acc": 0.5}], "time_s": 1.5} and calls == [0.5]
+    other_config = run.stored("study", {"budgets": [10, 50]}, lambda: compute(0.7))
+    other_seed = NotebookRun("99_test", {"profile": "smoke", "seed": 1}).stored(
+        "study", {"budgets": [10]}, lambda: compute(0.8)
+    )
+    assert other_config["rows"][0]["acc"] == 0.7 and other_seed["rows"][0]["acc"] == 0.8 and calls == [0.5, 0.7, 0.8]
+    assert len(list((tmp_path / "ck" / "99_test" / "study").glob("*.pt"))) == 3

@@ -220,3 +220,30 @@ def test_04_denoiser_keeps_the_exercise_layers(smoke_run):
     layers = [(1, 32, 3), (32, 64, 3), (64, 128, 3), (128, 128, 3), (128, 64, 3), (64, 1, 3)]
     assert ex3["denoiser_params"] == assignment_parameter_count(layers)
     assert all(0 <= ex3[f"live_units_{size}"] <= size for size in (8, 32))
+
+
+# the workbook's targets (issue 17): each is stated in its notebook with a verdict from the numbers
+# (item, verdict key, recorded metric and its scale to the verdict's unit, goal in that unit)
+TARGETS = {
+    "01_cnn_classifier": [("002.P4.2", "target", "test_acc", 1, 0.985)],
+    "02_autoencoders": [
+        ("000.2", "target", "test_acc", 1, 0.98),
+        ("002.P6.1", "target", "test_mse", 1, 0.045),
+        ("003.3", "target", "test_acc", 100, 88.0),
+    ],
+    "04_denoising": [("004.Ex3.e", "target_gain", None, 1, 8.0)],
+    "05_gan": [("003.5", "target_scorer", "scorer_test_acc", 1, 0.90), ("003.5", "target_fd_ratio", None, 1, 0.5)],
+}
+
+
+@pytest.mark.parametrize("notebook", sorted(TARGETS))
+def test_each_workbook_target_gets_a_verdict_from_the_recorded_number(smoke_run, notebook):
+    metrics = smoke_run(notebook)
+    for item, key, metric, scale, goal in TARGETS[notebook]:
+        verdict = metrics[item]["verdicts"][key]
+        value = verdict["value"]["value"]
+        assert verdict["kind"] == "meets" and verdict["goal"]["value"] == pytest.approx(goal)
+        if metric is not None:
+            assert value == pytest.approx(scale * metrics[item][metric])
+        ok = value >= goal if verdict["better"] == "higher" else value <= goal
+        assert verdict["outcome"] == ("meets" if ok else "misses"), (item, key)
