@@ -142,7 +142,7 @@ def frozen_003_3(images=12000, ae_epochs=10, epochs=10, lr=1e-2):
     return {"test_acc": h.epoch["test_acc"][-3:]}
 
 
-def ex1(arch="inception", width=16, epochs=10, lr=3e-3, batch=64, images=0):
+def ex1(arch="inception", width=16, epochs=10, lr=3e-3, batch=64, images=0, augment=True):
     """004.Ex1 / 05 scorer: a Fashion-MNIST classifier with the full recipe; test accuracy per epoch."""
     train, test = load_splits("fashion-mnist")
     train = train.limited(images, 0)
@@ -160,7 +160,7 @@ def ex1(arch="inception", width=16, epochs=10, lr=3e-3, batch=64, images=0):
         schedule="onecycle",
         batch_size=batch,
         label_smoothing=0.1,
-        augment=Augment(2, True),
+        augment=Augment(2, True) if augment else None,
     ).fit(net, train, test)
     return {"test_acc": h.epoch["test_acc"]}
 
