@@ -360,11 +360,12 @@ display(
 
 # %% tags=["solution"]
 noisy_test = noise.gaussian_noise(ex3_test.images, sigma, generator=torch.Generator().manual_seed(seed))
+denoise_set = ex3_train.head(min(denoise_train, len(ex3_train)))
 denoiser = ConvDenoiser()
 den_hist = fit(
     denoiser,
     "conv_denoiser",
-    ex3_train.head(min(denoise_train, len(ex3_train))),
+    denoise_set,
     None,
     denoise_epochs,
     corrupt=noise.GaussianNoise(sigma),
@@ -395,13 +396,13 @@ display(
             "004.Ex3.e",
             compare("the denoised output", after, "the noisy input", before, fmt="{:.1f} dB", key="denoising_gain"),
         )
-        + f", after {den_hist.epochs_done} epochs on {len(ex3_train.head(min(denoise_train, len(ex3_train))))} images.\n\n"
+        + f", after {den_hist.epochs_done} epochs on {len(denoise_set)} images.\n\n"
         + run.target(
             "004.Ex3.e",
             meets("the PSNR gain", after - before, "the workbook's target", 8.0, "higher", "{:+.1f} dB", "target_gain"),
             "the conv denoiser is the notebook's most expensive network per image (a 128-channel $7\\times7$ "
             "bottleneck and full-resolution convolutions), so this profile trains it on "
-            f"{len(ex3_train.head(min(denoise_train, len(ex3_train)))):,} letters for {den_hist.epochs_done} epochs "
+            f"{len(denoise_set):,} letters for {den_hist.epochs_done} epochs "
             "only; its training loss in the last two epochs went "
             + " → ".join(f"{v:.4f}" for v in den_hist.epoch["train_loss"][-2:])
             + ".",

@@ -188,6 +188,7 @@ generator_explorer(G, run.caption("003.5"))
 reference = test.images[torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:score_n]]
 real = train.images[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:score_n]]
 val = test.subset(torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))[:score_n], "test sample")
+scorer_train = all_train.limited(clf_train_limit, seed)
 scorer = SequentialCNN(n_classes=len(train.classes))
 clf_history = Trainer(
     epochs=clf_epochs,
@@ -201,7 +202,7 @@ clf_history = Trainer(
     device=run.device,
     store=run.store("scorer"),
     name="scorer",
-).fit(scorer, all_train.limited(clf_train_limit, seed), val)
+).fit(scorer, scorer_train, val)
 ae = conv_autoencoder(latent_dim=ae_latent)
 ae_history = Trainer(
     epochs=ae_epochs,
@@ -308,7 +309,7 @@ Classes: {run.verdict("003.5", coverage)}{
                 "{:.1%}",
                 "target_scorer",
             ),
-            f"the scorer trains on {len(all_train.limited(clf_train_limit, seed)):,} images for {clf_epochs} epochs.",
+            f"the scorer trains on {len(scorer_train):,} images for {clf_epochs} epochs.",
             full=("clf_train_limit", "clf_epochs"),
         )
         if dataset == "fashion-mnist"
