@@ -15,7 +15,8 @@ code. ``tests/test_statements.py`` re-derives every recorded outcome from its re
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,131 @@ def standard_error(accuracy: float, n: int) -> float:
     if n <= 0:
         raise ValueError(f"n={n}: an accuracy's standard error needs the number of test images (> 0)")
     return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / n)
+
+
+def difference_standard_error(a: float, n_a: int, b: float, n_b: int | None = None) -> float:
+    """Standard error of the difference of two accuracies measured on independent test sets of
+    ``n_a`` and ``n_b`` images (``n_b`` defaults to ``n_a``): ``sqrt(a(1-a)/n_a + b(1-b)/n_b)``.
+
+    On the same images, :func:`paired_standard_error` is tighter (it removes what both models get
+    right or wrong together); this is the margin when only the two accuracies are known.
+    """
+    n_b = n_a if n_b is None else n_b
+    return math.hypot(standard_error(a, n_a), standard_error(b, n_b))
+
+
+def paired_standard_error(correct_a, correct_b) -> float:
+    """Standard error of the difference of two accuracies on the *same* test images, from the
+    per-image right/wrong of each model (the paired test behind McNemar's): with ``n`` images,
+    ``a_only`` images only A gets right and ``b_only`` only B, it is
+    ``sqrt((a_only + b_only) / n**2 - (a_only - b_only)**2 / n**3)``, the standard deviation of the
+    per-image difference over ``sqrt(n)``.
+    """
+    a_only, b_only, n = discordant_counts(correct_a, correct_b)
+    return _paired_se(a_only, b_only, n)
+
+
+def _paired_se(a_only: int, b_only: int, n: int) -> float:
+    if n <= 0:
+        raise ValueError("a paired standard error needs at least one test image")
+    return math.sqrt(max((a_only + b_only) / n**2 - (a_only - b_only) ** 2 / n**3, 0.0))
+
+
+def discordant_counts(correct_a, correct_b) -> tuple[int, int, int]:
+    """``(a_only, b_only, n)``: images only A classifies right, only B, and how many images in all."""
+    import numpy as np
+
+    a, b = np.asarray(correct_a, dtype=bool).ravel(), np.asarray(correct_b, dtype=bool).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired comparison needs both models' results on the same images: got {a.size} and {b.size}")
+    return int((a & ~b).sum()), int((~a & b).sum()), int(a.size)
+
+
+def seed_differences(a_per_seed, b_per_seed) -> tuple[float, float, int]:
+    """``(mean, standard error, k)`` of the per-seed differences ``a - b`` of a comparison run on the
+    same ``k`` seeds: the margin of a comparison across seeds (the seed-to-seed spread of each side
+    would count the seeds' shared luck twice)."""
+    import numpy as np
+
+    a, b = np.asarray(a_per_seed, dtype=float), np.asarray(b_per_seed, dtype=float)
+    if a.shape != b.shape or a.size < 2:
+        raise ValueError(f"per-seed differences need the same >= 2 seeds on both sides: got {a.size} and {b.size}")
+    d = a - b
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size)), int(d.size)
+
+
+def compare_accuracies(
+    a_name: str,
+    correct_a,
+    b_name: str,
+    correct_b,
+    factor: float = 2.0,
+    fmt: str = "{:.2f}%",
+    diff_fmt: str = "{:.2f} points",
+    key: str | None = None,
+) -> Statement:
+    """Two classifiers' accuracies on the same test images (per-image right/wrong, booleans), judged
+    against ``factor`` x the paired standard error of their difference (:func:`paired_standard_error`).
+
+    Accuracies are reported in percent; the verdict records the discordant counts, so the margin can be
+    re-derived from the metrics file alone.
+    """
+    a_only, b_only, n = discordant_counts(correct_a, correct_b)
+    import numpy as np
+
+    acc_a, acc_b = 100 * float(np.mean(correct_a)), 100 * float(np.mean(correct_b))
+    se = 100 * _paired_se(a_only, b_only, n)
+    statement = compare(
+        a_name,
+        acc_a,
+        b_name,
+        acc_b,
+        spread=(se, f"standard error of the paired difference on {n} test images"),
+        factor=factor,
+        fmt=fmt,
+        diff_fmt=diff_fmt,
+        key=key,
+    )
+    statement.verdict["noise"] = {"kind": "paired", "a_only": a_only, "b_only": b_only, "n": n, "scale": 100}
+    return statement
+
+
+def best_of_accuracies(
+    correct: Mapping[str, Any],
+    factor: float = 2.0,
+    fmt: str = "{:.2f}%",
+    diff_fmt: str = "{:.2f} points",
+    what: str = "test accuracy",
+    key: str | None = None,
+) -> Statement:
+    """The most accurate of several classifiers on the same test images (name -> per-image right/wrong):
+    "clear" only when it leads the runner-up by more than ``factor`` x the paired standard error of
+    *their* difference."""
+    import numpy as np
+
+    accs = {name: 100 * float(np.mean(c)) for name, c in correct.items()}
+    ranked = sorted(accs, key=accs.get, reverse=True)
+    a_only, b_only, n = discordant_counts(correct[ranked[0]], correct[ranked[1]])
+    se = 100 * _paired_se(a_only, b_only, n)
+    label = f"standard error of the paired difference between the top two on {n} test images"
+    statement = best_of(accs, spread=(se, label), factor=factor, fmt=fmt, diff_fmt=diff_fmt, what=what, key=key)
+    statement.verdict["noise"] = {"kind": "paired", "a_only": a_only, "b_only": b_only, "n": n, "scale": 100}
+    return statement
+
+
+def reading(base: Statement, texts: Mapping[str, str], key: str) -> Statement:
+    """An interpretive sentence chosen by another statement's outcome (``texts[base.outcome]``), so a
+    reading of a figure or a table ("so capacity and design are confounded") is derived from a
+    measured comparison, never typed beside it. Every outcome ``base`` can have needs its text."""
+    if base.outcome not in texts:
+        raise ValueError(f"reading {key!r} has no text for the outcome {base.outcome!r} (has {sorted(texts)})")
+    verdict = {
+        "kind": "reading",
+        "base": {**base.verdict, "sentence": base.text},
+        "texts": dict(texts),
+        "outcome": base.outcome,
+    }
+    return Statement(key, texts[base.outcome], verdict)
 
 
 def compare(
@@ -265,6 +391,8 @@ def meets(
 def sentence_matches(verdict: Mapping[str, Any], sentence: str) -> bool:
     """Whether a sentence says what its verdict's outcome says (the judgement words), for tests."""
     kind, outcome = verdict["kind"], verdict["outcome"]
+    if kind == "reading":
+        return sentence == verdict["texts"][outcome] and sentence_matches(verdict["base"], verdict["base"]["sentence"])
     if kind == "compare":
         a, b = verdict["a"]["name"], verdict["b"]["name"]
         verb = "exceeds" if verdict["better"] == NEUTRAL else "beats"
@@ -287,18 +415,30 @@ def sentence_matches(verdict: Mapping[str, Any], sentence: str) -> bool:
     return phrases[(kind, outcome)] in sentence
 
 
+def recorded_margin(verdict: Mapping[str, Any]) -> float:
+    """The noise margin of a compare/best_of verdict, re-derived from its record: ``factor`` x the
+    spread, where a paired comparison's spread is computed again from its discordant counts (tests)."""
+    noise = verdict.get("noise")
+    spread = verdict["spread"] or 0.0
+    if noise and noise.get("kind") == "paired":
+        spread = noise["scale"] * _paired_se(noise["a_only"], noise["b_only"], noise["n"])
+    return verdict["factor"] * spread
+
+
 def recheck(verdict: Mapping[str, Any]) -> str:
     """The outcome the recorded numbers imply, derived again from the record alone (tests)."""
     kind = verdict["kind"]
     if kind == "compare":
         a, b = verdict["a"]["value"], verdict["b"]["value"]
         gain = b - a if verdict["better"] == LOWER else a - b
-        margin = verdict["factor"] * (verdict["spread"] or 0.0)
+        margin = recorded_margin(verdict)
         return "same" if abs(gain) <= margin else ("a" if gain > 0 else "b")
     if kind == "best_of":
         v = verdict["values"]
         order = sorted(v.values(), reverse=verdict["better"] == HIGHER)
-        return "clear" if abs(order[0] - order[1]) > verdict["factor"] * (verdict["spread"] or 0.0) else "tied"
+        return "clear" if abs(order[0] - order[1]) > recorded_margin(verdict) else "tied"
+    if kind == "reading":
+        return recheck(verdict["base"])
     if kind == "similar":
         v = verdict["values"].values()
         return "similar" if max(v) <= verdict["max_ratio"] * min(v) else "different"
@@ -311,3 +451,41 @@ def recheck(verdict: Mapping[str, Any]) -> str:
     if kind == "agrees":
         return "agrees" if verdict["error"] <= verdict["tolerance"] else "disagrees"
     raise ValueError(f"unknown verdict kind {kind!r}")
+
+
+# Words that judge a result. In a notebook's prose they may stand only inside a generated statement
+# (a recorded verdict's sentence, including a ``reading``) or in a question to the reader.
+JUDGEMENT_WORDS = re.compile(
+    r"\b(better|worse|worst|similar(?:ly)?|converg\w*|clear(?:ly)?|sharp(?:en\w*|er)|blurr\w*|templates?"
+    r"|cleaner|clean prototype|collaps\w*|follows? (?:the|its) (?:input's )?noise|wins?|beats?|outperform\w*"
+    r"|significant(?:ly)?|poor(?:ly)?|good|fail(?:s|ed)?|succeed\w*|improv\w*|overfit\w*|pays? off|learns? to)\b",
+    re.IGNORECASE,
+)
+
+
+def unsupported_judgements(text: str, generated: Iterable[str] = ()) -> list[str]:
+    """The sentences of ``text`` that use a judgement word (:data:`JUDGEMENT_WORDS`) outside the
+    ``generated`` sentences (a run's recorded verdict sentences) and are not questions (tests)."""
+    for sentence in sorted(generated, key=len, reverse=True):
+        text = text.replace(sentence, " ")
+    text = re.sub(r"`[^`]*`|\$[^$]*\$|\([^()]*\d[^()]*\)", " ", text)  # code, maths, parenthesised numbers
+    found = []
+    for sentence in re.split(r"(?<=[.!?:])\s+|\n\s*\n|\n[-*|#>]", text):
+        sentence = sentence.strip(" *_\n")
+        if JUDGEMENT_WORDS.search(sentence) and not sentence.rstrip(" )*_").endswith("?"):
+            found.append(sentence)
+    return found
+
+
+def notebook_prose(notebook) -> str:
+    """The prose a reader of an executed notebook sees: Markdown cells and Markdown outputs, except
+    the theory answers (Markdown cells tagged ``answer``: pen-and-paper reasoning, no run numbers)."""
+    parts = []
+    for cell in notebook.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "markdown" and "answer" not in tags:
+            parts.append(cell.source)
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if output.get("output_type") in ("display_data", "execute_result"):
+                parts.append(output.get("data", {}).get("text/markdown", ""))
+    return "\n\n".join(parts)

@@ -12,13 +12,22 @@ from helpers.statements import (
     SAME,
     agrees,
     best_of,
+    best_of_accuracies,
     compare,
+    compare_accuracies,
+    difference_standard_error,
     meets,
     near,
+    notebook_prose,
+    paired_standard_error,
+    reading,
     recheck,
+    recorded_margin,
+    seed_differences,
     sentence_matches,
     similar,
     standard_error,
+    unsupported_judgements,
 )
 
 NOTEBOOKS = ["01_cnn_classifier", "02_autoencoders", "03_transfer_learning", "04_denoising", "05_gan"]
@@ -177,6 +186,20 @@ def test_every_recorded_verdict_follows_from_its_numbers(smoke_run, notebook):
             values = verdict["values"]
             pick = max if verdict["better"] == "higher" else min
             assert values[verdict["best"]] == pick(values.values()), (item, key)
+        if verdict.get("noise"):
+            assert recorded_margin(verdict) == pytest.approx(verdict["factor"] * verdict["spread"]), (item, key)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_no_judgement_word_in_a_notebooks_prose_outside_its_generated_statements(smoke_run, notebook):
+    """Words such as "better", "sharpen", "collapse" or "follows the noise" may stand only in a sentence
+    the run generated from a comparison (a recorded verdict) or in a question to the reader."""
+    import nbformat
+
+    metrics = smoke_run(notebook)
+    executed = nbformat.read(str(smoke_run.root / "out" / "notebooks" / f"{notebook}.ipynb"), 4)
+    generated = [verdict["sentence"] for _, _, verdict in _verdicts(metrics)]
+    assert unsupported_judgements(notebook_prose(executed), generated) == []
 
 
 def _is_display_markdown(node) -> bool:
@@ -259,3 +282,79 @@ def test_the_report_prints_prose_cells_outputs_but_not_their_source(smoke_run, n
     for cell in untagged.cells:
         cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t != PROSE_TAG]
     assert "prosesourcemarker" in exporter.from_notebook_node(untagged)[0]
+
+
+def test_the_margin_of_two_accuracies_is_the_standard_error_of_their_difference():
+    # Issue 21's 004.Ex1 case by hand: 87.00% vs 86.35% on 10,000 images, unpaired
+    se = difference_standard_error(0.8700, 10_000, 0.8635)
+    assert se == pytest.approx(((0.87 * 0.13 + 0.8635 * 0.1365) / 10_000) ** 0.5)
+    assert 2 * 100 * se == pytest.approx(0.961, abs=0.001)  # 2x the SE of the difference: 0.96 points
+    assert se > standard_error(0.87, 10_000)  # the single-accuracy SE was too small a margin
+
+
+def test_the_paired_margin_follows_the_discordant_images_by_hand():
+    # 10 images: A alone right on 3, B alone right on 1, both right on 5, both wrong on 1
+    a = [1, 1, 1, 0, 1, 1, 1, 1, 1, 0]
+    b = [0, 0, 0, 1, 1, 1, 1, 1, 1, 0]
+    by_hand = ((3 + 1) / 10**2 - (3 - 1) ** 2 / 10**3) ** 0.5  # = sqrt(0.036)
+    assert paired_standard_error(a, b) == pytest.approx(by_hand)
+    import numpy as np
+
+    d = np.array(a, float) - np.array(b, float)
+    assert paired_standard_error(a, b) == pytest.approx(d.std() / np.sqrt(d.size))
+    statement = compare_accuracies("A", a, "B", b, key="ab")
+    assert statement.verdict["a"]["value"] == pytest.approx(80.0) and statement.verdict["b"]["value"] == 60.0
+    assert statement.verdict["spread"] == pytest.approx(100 * by_hand)
+    assert statement.outcome == "same"  # 20 points < 2 x 18.97 points on 10 images
+    assert recheck(statement.verdict) == "same" and recorded_margin(statement.verdict) == pytest.approx(200 * by_hand)
+    with pytest.raises(ValueError, match="same images"):
+        paired_standard_error(a, b[:5])
+
+
+def test_identical_predictions_on_many_images_are_never_a_difference_but_a_real_gap_is():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.random(10_000) < 0.9
+    b = a.copy()  # B disagrees with A on 500 images, 250 each way: the same accuracy
+    b[np.flatnonzero(a)[:250]] = False
+    b[np.flatnonzero(~a)[:250]] = True
+    assert compare_accuracies("A", a, "B", b, key="x").outcome == "same"
+    worse = a & (rng.random(10_000) < 0.95)  # B loses 5% of A's right answers
+    clear = compare_accuracies("A", a, "B", worse, key="y")
+    assert clear.outcome == "a" and "paired difference on 10000 test images" in clear.text
+    best = best_of_accuracies({"A": a, "B": worse, "C": b}, key="z")
+    assert best.verdict["noise"]["n"] == 10_000 and best.verdict["runner_up"] in ("B", "C")
+
+
+def test_seed_differences_use_the_spread_of_per_seed_differences():
+    mean, se, k = seed_differences([0.80, 0.82, 0.79], [0.78, 0.80, 0.78])
+    assert k == 3 and mean == pytest.approx(0.05 / 3)
+    d = [0.02, 0.02, 0.01]
+    m = sum(d) / 3
+    assert se == pytest.approx((sum((x - m) ** 2 for x in d) / 2) ** 0.5 / 3**0.5)
+    with pytest.raises(ValueError, match="same >= 2 seeds"):
+        seed_differences([0.8], [0.7])
+
+
+def test_a_reading_is_chosen_by_its_comparison_and_rechecked_from_it():
+    base = compare("skip", 0.02, "plain", 0.05, better="lower", spread=(0.001, "tolerance"), key="mse")
+    texts = {"a": "the skips carry the detail", "b": "the skips do not help", "same": "no difference shows"}
+    r = reading(base, texts, key="why")
+    assert r.text == "the skips carry the detail" and recheck(r.verdict) == "a"
+    assert sentence_matches(r.verdict, r.text) and not sentence_matches(r.verdict, texts["b"])
+    with pytest.raises(ValueError, match="no text for the outcome"):
+        reading(base, {"b": "x"}, key="bad")
+
+
+def test_the_prose_scan_flags_typed_judgements_but_not_generated_sentences_or_questions():
+    generated = ["residual beats inception by 0.65 points (residual 87.00%, inception 86.35%)"]
+    text = (
+        "On fashion-mnist: residual beats inception by 0.65 points (residual 87.00%, inception 86.35%). "
+        "Between the two epochs the maps sharpen. Do the maps sharpen between epochs? "
+        "The plain CAE keeps drawing a clean prototype. The model has 3 layers."
+    )
+    assert unsupported_judgements(text, generated) == [
+        "Between the two epochs the maps sharpen.",
+        "The plain CAE keeps drawing a clean prototype.",
+    ]
