@@ -38,6 +38,40 @@ _RUN_LOG_LINE = re.compile(r": (reusing the stored run|resuming after epoch \d+)
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+# Words about the project's own machinery that must not reach a hand-in: its issue numbers, its
+# benchmark scripts, local absolute paths (a grader reads the PDF, not the repository's history).
+INTERNAL_WORDS = re.compile(
+    r"\bissues? ?#?\d+\b|\bbenchmarks/[\w./-]+|(?<![\w.])/(?:tmp|work|home|root|Users)/[\w./+-]*", re.IGNORECASE
+)
+
+
+def internal_words(nb: nbformat.NotebookNode) -> list[str]:
+    """``'cell 12: issue 17'`` for each project-internal word (:data:`INTERNAL_WORDS`) in what a PDF
+    of ``nb`` shows: Markdown cells, code that is not hidden, outputs (report, submission)."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        hidden = tags & REMOVE_INPUT_TAGS or cell.get("metadata", {}).get("transient", {}).get("remove_source")
+        texts = [] if hidden and cell.cell_type == "code" else [cell.source]
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", ""))
+            texts += [v for k, v in output.get("data", {}).items() if k.startswith("text/") and isinstance(v, str)]
+        for text in texts:
+            found += [f"cell {index}: {m.group(0)}" for m in INTERNAL_WORDS.finditer(text)]
+    return found
+
+
+def warn_internal_words(nb: nbformat.NotebookNode, target: Path, strict: bool = False) -> list[str]:
+    """Print (or, ``strict``, raise on) the project-internal words that would reach ``target``'s PDF."""
+    found = internal_words(nb)
+    if found:
+        message = f"{target.name}: project-internal words reach the hand-in: " + "; ".join(found)
+        if strict:
+            raise ValueError(message)
+        print(f"warning: {message}", file=sys.stderr)
+    return found
+
+
 def exporter_config():
     """nbconvert configuration: TagRemovePreprocessor drops the source of cells tagged ``remove_input``."""
     from traitlets.config import Config
@@ -86,15 +120,11 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def readable_summary(metrics: dict, keep=lambda key: True) -> str:
-    """A Markdown table, one row per recorded item, its numbers named in words (report summaries)."""
-    from .metrics import metric_label, metric_value
+    """A Markdown table ``item | what | value | target | verdict``, one row per recorded number and
+    per verdict, in words (report summaries; :func:`helpers.metrics.summary_rows`)."""
+    from .metrics import summary_markdown_table, summary_rows
 
-    rows = ["| item | headline numbers |", "|:---------|:--------------------------|"]  # dashes: column widths
-    for key, values in metrics.items():
-        if isinstance(values, dict) and key not in ("datasets", "parameters") and keep(key):
-            shown = "; ".join(f"{metric_label(k)}: {metric_value(k, v)}" for k, v in values.items())
-            rows.append(f"| {key} | {shown} |")
-    return "\n".join(rows)
+    return summary_markdown_table(summary_rows(metrics, keep))
 
 
 def summary_markdown(
@@ -162,11 +192,13 @@ def export(
     title: str | None = None,
     preprocessors: Sequence = (),
     prompts: bool = True,
+    strict: bool = False,
 ) -> Path:
     """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``.
 
     Cells tagged ``remove_input``/``hide-input`` keep their output but not their code
-    (nbconvert's ``TagRemovePreprocessor``); ``preprocessors`` run before it.
+    (nbconvert's ``TagRemovePreprocessor``); ``preprocessors`` run before it. Project-internal words
+    (:func:`internal_words`) are reported, or, ``strict``, refused.
     """
     from nbconvert import HTMLExporter, PDFExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -174,6 +206,10 @@ def export(
     target.parent.mkdir(parents=True, exist_ok=True)
     if title:
         nb.metadata["title"] = title
+    shown = copy.deepcopy(nb)
+    for step in preprocessors:  # e.g. the submission's HideCode: check what the PDF will show
+        shown, _ = step.preprocess(shown, {})
+    warn_internal_words(shown, target, strict)
     steps = [*preprocessors, TagRemovePreprocessor(remove_input_tags=REMOVE_INPUT_TAGS)]
     if pdf_engine_missing():
         exporter = HTMLExporter()
@@ -193,15 +229,21 @@ def export(
     nb = html_tables_to_latex(copy.deepcopy(nb))
     for step in steps:
         exporter.register_preprocessor(step, enabled=True)
-    exporter.latex_count = 2
+    # Three LaTeX runs: the first writes the contents (.toc), the second sets it, which moves every
+    # page after it by the contents' length, the third writes the page numbers of that layout. With
+    # two, every entry of a contents longer than its first page was one page too low.
+    exporter.latex_count = 3
     body, _ = exporter.from_notebook_node(nb)
     path = target.with_suffix(".pdf")
     path.write_bytes(body)
     return path
 
 
-def build_report(notebooks: Sequence[Path], out_dir: Path, profile: str, per_notebook: bool = True) -> list[Path]:
-    """Export the combined report (and one document per notebook) into ``out_dir``."""
+def build_report(
+    notebooks: Sequence[Path], out_dir: Path, profile: str, per_notebook: bool = True, strict: bool = False
+) -> list[Path]:
+    """Export the combined report (and one document per notebook) into ``out_dir``; ``strict``: refuse
+    project-internal words (:func:`internal_words`) instead of warning."""
     notebooks = [Path(p) for p in notebooks]
     missing = pdf_engine_missing()
     if missing:
@@ -209,11 +251,11 @@ def build_report(notebooks: Sequence[Path], out_dir: Path, profile: str, per_not
             f"PDF export needs {', '.join(missing)}, not found; writing HTML instead. Install with: {INSTALL_HINT}",
             file=sys.stderr,
         )
-    written = [export(combine(notebooks, profile), Path(out_dir) / "workbook_report")]
+    written = [export(combine(notebooks, profile), Path(out_dir) / "workbook_report", strict=strict)]
     if per_notebook:
         for path in notebooks:
             nb = clean_outputs(nbformat.read(str(path), as_version=4))
-            written.append(export(nb, Path(out_dir) / path.stem, title=f"{path.stem} ({profile})"))
+            written.append(export(nb, Path(out_dir) / path.stem, title=f"{path.stem} ({profile})", strict=strict))
     return written
 
 
@@ -224,8 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("report"))
     parser.add_argument("--profile", default="default")
     parser.add_argument("--no-per-notebook", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="fail when project-internal words reach a PDF")
     args = parser.parse_args(argv)
-    for path in build_report(args.notebooks, args.out, args.profile, not args.no_per_notebook):
+    for path in build_report(args.notebooks, args.out, args.profile, not args.no_per_notebook, args.strict):
         print(path)
     return 0
 
