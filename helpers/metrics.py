@@ -235,18 +235,33 @@ def verdict_words(verdict: dict[str, Any]) -> tuple[str, str, str, str]:
     return "", "", "", sentence or str(outcome)
 
 
+_ITEM = re.compile(r"^(\d{3}(?:\.[A-Z][A-Za-z]*\d+)?(?:\.\d+)*)(?:\.(.+))?$")
+
+
+def split_item(key: str) -> tuple[str, str]:
+    """``'004.Ex1.residual'`` -> ``('004.Ex1', 'residual')``: the assignment item and what part of it
+    a metrics key names (``''`` for the item itself) (summaries)."""
+    found = _ITEM.match(key)
+    return (found.group(1), (found.group(2) or "").replace("_", " ")) if found else (key, "")
+
+
 def summary_rows(metrics: dict[str, Any], keep=lambda key: True) -> list[tuple[str, str, str, str, str]]:
     """``(item, what, value, target, verdict)`` for every headline number and verdict of a metrics
     dictionary, items in recorded order (report summaries, every notebook's last cell)."""
     rows = []
-    for item, values in metrics.items():
-        if not isinstance(values, dict) or item in ("datasets", "parameters") or not keep(item):
+    for key, values in metrics.items():
+        if not isinstance(values, dict) or key in ("datasets", "parameters") or not keep(key):
             continue
+        item, part = split_item(key)
+        prefix = f"{part}: " if part else ""
         for name, value in values.items():
             if name == "verdicts" and isinstance(value, dict):
-                rows += [(item, *verdict_words(v)) for v in value.values() if isinstance(v, dict)]
+                for verdict in value.values():
+                    if isinstance(verdict, dict):
+                        what, *rest = verdict_words(verdict)
+                        rows.append((item, prefix + what, *rest))
             else:
-                rows.append((item, metric_label(name), metric_value(name, value), "", ""))
+                rows.append((item, prefix + metric_label(name), metric_value(name, value), "", ""))
     return rows
 
 
@@ -258,7 +273,7 @@ def summary_markdown_table(rows: list[tuple[str, str, str, str, str]]) -> str:
     """A Markdown table of :func:`summary_rows`, the item named once per group (summaries)."""
     lines = [
         "| " + " | ".join(SUMMARY_HEADER) + " |",
-        "|:-------|:-------------------|:--------------|:-------|:--------------------|",  # dashes: column widths
+        "|:------|:--------------------|:------------------|:--------|:-----------------------|",  # dashes: column widths
     ]
     previous = None
     for item, *rest in rows:

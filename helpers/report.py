@@ -172,17 +172,64 @@ def combine(notebooks: Sequence[Path], profile: str) -> nbformat.NotebookNode:
     return combined
 
 
+# What fits the text width (6.5 in) at \small in the template's DejaVu Serif: about 90 average
+# characters, less 2.3 per column for the space between columns.
+TABLE_CHARS = 90
+_COLSPEC = re.compile(r"\\begin\{longtable\}\[\]\{@\{\}([lrc]+)@\{\}\}")
+_LATEX_COMMAND = re.compile(r"\\[a-zA-Z]+\*?(\[[^\]]*\])?(\{[^{}]*\})*|[{}]")
+
+
+def _rows(body: str) -> list[list[str]]:
+    """The cells of a pandoc table body, LaTeX commands stripped (for width estimates)."""
+    rows = []
+    for row in re.split(r"\\\\\s*\n", body):
+        row = re.sub(r"\\(toprule|midrule|bottomrule|endhead|endfirsthead|endfoot|endlastfoot)", "", row)
+        cells = [" ".join(_LATEX_COMMAND.sub(" ", c.replace("\\%", "%")).split()) for c in re.split(r"(?<!\\)&", row)]
+        if any(cells):
+            rows.append(cells)
+    return rows
+
+
+def _is_number(text: str) -> bool:
+    return bool(re.fullmatch(r"[-+−]?[\d.,]+(e[-+]?\d+)?\s*%?|nan|—|-|", text.strip()))
+
+
+def fit_table(latex: str) -> str:
+    r"""A pandoc ``longtable`` that fits the page: kept when its natural width fits at ``\small``;
+    otherwise a ``tabulary`` at the text width (columns sized by their content, text wrapped, numbers
+    right-aligned) in ``\footnotesize``, shrunk further only if its longest words still do not fit
+    (report, submission PDFs: wide DataFrames such as 004.Ex1 Table 1 lost their last columns)."""
+    spec = _COLSPEC.search(latex)
+    if not spec:
+        return "\\begingroup\\small\n" + latex + "\n\\endgroup\n"
+    ncols = len(spec.group(1))
+    body = latex[spec.end() : latex.index("\\end{longtable}")]
+    rows = [r for r in _rows(body) if len(r) == ncols]
+    natural = [max((len(r[c]) for r in rows), default=1) for c in range(ncols)]
+    if sum(natural) + 2.3 * ncols <= TABLE_CHARS or len(rows) > 45:  # fits, or too long for one page
+        return "\\begingroup\\small\n" + latex + "\n\\endgroup\n"
+    numeric = [all(_is_number(r[c]) for r in rows[1:]) and len(rows) > 1 for c in range(ncols)]
+    columns = "".join("R" if number else "L" for number in numeric)
+    body = re.sub(r"\\(endhead|endfirsthead|endfoot|endlastfoot)\s*\n?", "", body)
+    return (
+        "\\begingroup\\footnotesize\\setlength{\\tabcolsep}{3pt}\\tymin=4em\\hyphenpenalty=10000\n"
+        "\\begin{center}\\adjustbox{max width=\\linewidth}{%\n"
+        f"\\begin{{tabulary}}{{\\linewidth}}{{@{{}}{columns}@{{}}}}{body}\\end{{tabulary}}}}\n"
+        "\\end{center}\n\\endgroup\n"
+    )
+
+
 def html_tables_to_latex(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Give every HTML table output (pandas DataFrames) a ``text/latex`` twin made by pandoc, so the
-    PDF shows a typeset table instead of the wrapped plain-text repr (report, submission PDFs)."""
+    """Give every HTML table output (pandas DataFrames) a ``text/latex`` twin made by pandoc and fitted
+    to the page (:func:`fit_table`), so the PDF shows a typeset table instead of the wrapped
+    plain-text repr (report, submission PDFs)."""
     from nbconvert.filters.pandoc import convert_pandoc
 
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if "<table" in data.get("text/html", "") and "text/latex" not in data:
-                table = convert_pandoc(data["text/html"], "html", "latex")
-                data["text/latex"] = "\\begingroup\\small\n" + table + "\n\\endgroup\n"
+                data["text/latex"] = fit_table(convert_pandoc(data["text/html"], "html", "latex"))
     return nb
 
 
