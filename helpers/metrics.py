@@ -271,10 +271,8 @@ def _cell(text: str) -> str:
 
 def summary_markdown_table(rows: list[tuple[str, str, str, str, str]]) -> str:
     """A Markdown table of :func:`summary_rows`, the item named once per group (summaries)."""
-    lines = [
-        "| " + " | ".join(SUMMARY_HEADER) + " |",
-        "|:------|:--------------------|:------------------|:--------|:-----------------------|",  # dashes: column widths
-    ]
+    widths = (7, 20, 18, 8, 23)  # dashes: pandoc's relative column widths
+    lines = ["| " + " | ".join(SUMMARY_HEADER) + " |", "|" + "|".join(":" + "-" * w for w in widths) + "|"]
     previous = None
     for item, *rest in rows:
         lines.append("| " + " | ".join(_cell(c) for c in (item if item != previous else "", *rest)) + " |")
