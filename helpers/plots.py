@@ -348,10 +348,16 @@ def module_summary(module) -> list[str]:
 
 
 def _plain_chain(module) -> bool:
-    """An ``nn.Sequential`` of layers only (a conv + BN + ReLU unit): drawn as one box, not a cluster."""
+    """An ``nn.Sequential`` of layers with one weighted layer at most (a conv + BN + ReLU unit):
+    drawn as one box, not a cluster; longer chains keep a box (and a shape) per layer."""
     from torch import nn
 
-    return isinstance(module, nn.Sequential) and not any(any(True for _ in c.children()) for c in module.children())
+    weighted = (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+    return (
+        isinstance(module, nn.Sequential)
+        and not any(any(True for _ in c.children()) for c in module.children())
+        and sum(isinstance(c, weighted) for c in module.children()) <= 1
+    )
 
 
 def _shape(shapes) -> str:
@@ -386,10 +392,15 @@ def _compact_label(graph, node, inline: bool = False) -> str:
 GRAPH_PAGE = (6.5, 7.8)
 
 
+def graph_size(visual) -> tuple[float, float]:
+    """A graphviz graph's natural width and height in inches."""
+    header = visual.pipe(format="plain").decode().split("\n", 1)[0].split()
+    return float(header[2]), float(header[3])
+
+
 def graph_scale(visual) -> float:
     """How much a graphviz graph is scaled to fit :data:`GRAPH_PAGE` (1: at its natural size)."""
-    header = visual.pipe(format="plain").decode().split("\n", 1)[0].split()
-    width, height = float(header[2]), float(header[3])
+    width, height = graph_size(visual)
     return min(1.0, GRAPH_PAGE[0] / width, GRAPH_PAGE[1] / height)
 
 
@@ -499,8 +510,8 @@ def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2,
 
     names: dict = {}
     # Labels with the shape below the name (narrow, for parallel branches) or beside it (short, for
-    # long chains): whichever is shrunk less on the page, so its text stays largest.
-    visual = max((draw(False), draw(True)), key=graph_scale)
+    # long chains): whichever is shrunk less on the page, so its text stays largest; then the shorter.
+    visual = max((draw(False), draw(True)), key=lambda v: (graph_scale(v), -graph_size(v)[1]))
     for fmt in ("png", "svg", "pdf"):
         visual.render(filename=path.with_suffix("").name, directory=str(path.parent), format=fmt, cleanup=True)
     return VectorGraph(path.with_suffix(""), caption=title)
