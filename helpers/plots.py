@@ -182,11 +182,12 @@ def keep_legends_off_data(fig) -> None:
 
     A legend stays where it was put when that spot is free of data; otherwise it goes to the right
     of a lone axes (or of one in the last column), below one in the bottom row, and elsewhere (a
-    grid with no room outside) to matplotlib's ``loc="best"`` on a translucent frame.
+    grid with no room outside) to matplotlib's ``loc="best"`` on a translucent frame. The layout is
+    left as it is (a new ``tight_layout`` would run the suptitle into the axes' titles): the saved
+    figure's tight bounding box takes the legend in.
     """
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    moved = False
     for ax in fig.axes:
         legend = ax.get_legend()
         if legend is None or not legend_covers_data(ax, renderer):
@@ -212,9 +213,6 @@ def keep_legends_off_data(fig) -> None:
                     break
         else:
             ax.legend(handles, labels, loc="best", ncol=getattr(legend, "_ncols", 1), framealpha=0.75, **style)
-        moved = True
-    if moved and fig.get_layout_engine() is None:
-        fig.tight_layout()
 
 
 def confusion_plot(matrix: np.ndarray, classes: Sequence[str], title: str):

@@ -172,9 +172,9 @@ def combine(notebooks: Sequence[Path], profile: str) -> nbformat.NotebookNode:
     return combined
 
 
-# What fits the text width (6.5 in) at \small in the template's DejaVu Serif: about 90 average
-# characters, less 2.3 per column for the space between columns.
-TABLE_CHARS = 90
+# What fits the text width (469 pt) in the template's DejaVu Serif: about 90 average characters at
+# \small, 100 at \footnotesize, 118 at \scriptsize; the space between two columns costs ~1.5.
+TABLE_CHARS = {"small": 90, "footnotesize": 100, "scriptsize": 118}
 _COLSPEC = re.compile(r"\\begin\{longtable\}\[\]\{@\{\}([lrc]+)@\{\}\}")
 _LATEX_COMMAND = re.compile(r"\\[a-zA-Z]+\*?(\[[^\]]*\])?(\{[^{}]*\})*|[{}]")
 
@@ -194,11 +194,26 @@ def _is_number(text: str) -> bool:
     return bool(re.fullmatch(r"[-+−]?[\d.,]+(e[-+]?\d+)?\s*%?|nan|—|-|", text.strip()))
 
 
+def column_widths(natural: Sequence[int], shortest: Sequence[int], room: float) -> list[float] | None:
+    """Column widths (characters) that fill ``room``: each at least its longest word (``shortest``),
+    the rest shared in proportion to what each column would need on one line; None if the longest
+    words alone do not fit (report tables)."""
+    if sum(shortest) > room:
+        return None
+    extra = [max(n - m, 0) for n, m in zip(natural, shortest)]
+    share = min(1.0, (room - sum(shortest)) / max(sum(extra), 1))
+    return [m + e * share for m, e in zip(shortest, extra)]
+
+
 def fit_table(latex: str) -> str:
-    r"""A pandoc ``longtable`` that fits the page: kept when its natural width fits at ``\small``;
-    otherwise a ``tabulary`` at the text width (columns sized by their content, text wrapped, numbers
-    right-aligned) in ``\footnotesize``, shrunk further only if its longest words still do not fit
-    (report, submission PDFs: wide DataFrames such as 004.Ex1 Table 1 lost their last columns)."""
+    r"""A pandoc ``longtable`` that fits the page (report, submission PDFs; wide DataFrames such as
+    004.Ex1 Table 1 lost their last columns at the right margin).
+
+    Kept as it is at ``\small`` when its natural width fits; otherwise its columns become wrapping
+    ``p`` columns sized by their content (each at least its longest word; a ``/`` may break a line;
+    numbers right-aligned) at ``ootnotesize``, else ``\scriptsize``; a table whose longest words
+    still do not fit is shrunk as a whole. It stays a ``longtable``, so it can run over pages.
+    """
     spec = _COLSPEC.search(latex)
     if not spec:
         return "\\begingroup\\small\n" + latex + "\n\\endgroup\n"
@@ -206,16 +221,33 @@ def fit_table(latex: str) -> str:
     body = latex[spec.end() : latex.index("\\end{longtable}")]
     rows = [r for r in _rows(body) if len(r) == ncols]
     natural = [max((len(r[c]) for r in rows), default=1) for c in range(ncols)]
-    if sum(natural) + 2.3 * ncols <= TABLE_CHARS or len(rows) > 45:  # fits, or too long for one page
+    if sum(natural) + 1.5 * ncols <= TABLE_CHARS["small"]:
         return "\\begingroup\\small\n" + latex + "\n\\endgroup\n"
-    numeric = [all(_is_number(r[c]) for r in rows[1:]) and len(rows) > 1 for c in range(ncols)]
-    columns = "".join("R" if number else "L" for number in numeric)
-    body = re.sub(r"\\(endhead|endfirsthead|endfoot|endlastfoot)\s*\n?", "", body)
+    words = [max((len(w) for r in rows for w in re.split(r"[\s/]+", r[c])), default=1) for c in range(ncols)]
+    numeric = [len(rows) > 1 and all(_is_number(r[c]) for r in rows[1:]) for c in range(ncols)]
+    for size in ("footnotesize", "scriptsize"):
+        widths = column_widths(natural, words, TABLE_CHARS[size] - 1.5 * ncols)
+        if widths:
+            break
+    if not widths:  # even the longest words do not fit: the whole table, shrunk
+        columns = "".join("R" if n else "L" for n in numeric)
+        inner = re.sub(r"\\(endhead|endfirsthead|endfoot|endlastfoot)\s*\n?", "", body)
+        return (
+            "\\begingroup\\scriptsize\\setlength{\\tabcolsep}{3pt}\n"
+            "\\begin{center}\\adjustbox{max width=\\linewidth}{%\n"
+            f"\\begin{{tabulary}}{{\\linewidth}}{{@{{}}{columns}@{{}}}}{inner}\\end{{tabulary}}}}\n"
+            "\\end{center}\n\\endgroup\n"
+        )
+    total = sum(widths)
+    align = {True: "\\raggedleft", False: "\\raggedright"}
+    columns = "".join(
+        f">{{{align[n]}\\arraybackslash}}p{{\\dimexpr(\\linewidth-{2 * ncols}\\tabcolsep)*{w / total:.4f}\\relax}}"
+        for w, n in zip(widths, numeric)
+    )
+    body = re.sub(r"(?<=[^\s\\])/(?=\S)", "/\\allowbreak{}", body)  # 3x3/s1/p1 may break after a slash
     return (
-        "\\begingroup\\footnotesize\\setlength{\\tabcolsep}{3pt}\\tymin=4em\\hyphenpenalty=10000\n"
-        "\\begin{center}\\adjustbox{max width=\\linewidth}{%\n"
-        f"\\begin{{tabulary}}{{\\linewidth}}{{@{{}}{columns}@{{}}}}{body}\\end{{tabulary}}}}\n"
-        "\\end{center}\n\\endgroup\n"
+        f"\\begingroup\\{size}\\setlength{{\\tabcolsep}}{{3pt}}\n"
+        f"\\begin{{longtable}}[]{{@{{}}{columns}@{{}}}}{body}\\end{{longtable}}\n\\endgroup\n"
     )
 
 
