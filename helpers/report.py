@@ -241,10 +241,10 @@ def fit_table(latex: str) -> str:
     total = sum(widths)
     align = {True: "\\raggedleft", False: "\\raggedright"}
     columns = "".join(
-        f">{{{align[n]}\\arraybackslash}}p{{\\dimexpr(\\linewidth-{2 * ncols}\\tabcolsep)*{w / total:.4f}\\relax}}"
+        f">{{{align[n]}\\arraybackslash}}p{{(\\linewidth - {2 * ncols}\\tabcolsep) * \\real{{{w / total:.4f}}}}}"
         for w, n in zip(widths, numeric)
     )
-    body = re.sub(r"(?<=[^\s\\])/(?=\S)", "/\\allowbreak{}", body)  # 3x3/s1/p1 may break after a slash
+    body = re.sub(r"(?<=[^\s\\])/(?=\S)", r"/\\allowbreak{}", body)  # 3x3/s1/p1 may break after a slash
     return (
         f"\\begingroup\\{size}\\setlength{{\\tabcolsep}}{{3pt}}\n"
         f"\\begin{{longtable}}[]{{@{{}}{columns}@{{}}}}{body}\\end{{longtable}}\n\\endgroup\n"
