@@ -149,9 +149,10 @@ SUMMARY_HEADER = ("item", "what", "value", "target", "verdict")
 _UNIT = r"(?:\s?(?:%|dB|points?|pt|pp|values|°|×|s\b))?"
 
 
-def shown_as_in(value: float, sentence: str, before: str = "") -> str:
+def shown_as_in(value: float, sentence: str, before: str = "", missing: str | None = None) -> str:
     """``value`` written as ``sentence`` writes it (right after the literal ``before`` when given),
-    unit included ('91.2%', '12.5 dB'); ``{:.4g}`` when the sentence does not hold it (summaries)."""
+    unit included ('91.2%', '12.5 dB'); ``missing`` (default ``{:.4g}``) when the sentence does not
+    hold it (summaries)."""
     candidates = set()
     for digits in range(6):
         for spec in (f".{digits}%", f".{digits}f", f",.{digits}f", f".{digits}g", f".{digits}e"):
@@ -161,7 +162,7 @@ def shown_as_in(value: float, sentence: str, before: str = "") -> str:
         found = re.search(lead + "(" + re.escape(text) + r"(?!\d|[.,]\d)" + _UNIT + ")", sentence)
         if found:
             return found.group(1)
-    return f"{value:.4g}"
+    return f"{value:.4g}" if missing is None else missing
 
 
 def _phrase(pattern: str, sentence: str, default: str) -> str:
@@ -178,8 +179,9 @@ def verdict_words(verdict: dict[str, Any]) -> tuple[str, str, str, str]:
     kind, outcome, sentence = verdict.get("kind"), verdict.get("outcome"), verdict.get("sentence", "")
     margin = ""
     if verdict.get("spread") is not None:
-        spread = shown_as_in(verdict["spread"], sentence, "(")
-        margin = f"{verdict.get('factor', 2):g}× the {verdict.get('spread_label') or 'noise'} ({spread})"
+        spread = shown_as_in(verdict["spread"], sentence, "(", missing="")  # unitless raw numbers mislead
+        margin = f"{verdict.get('factor', 2):g}× the {verdict.get('spread_label') or 'noise'}"
+        margin += f" ({spread})" if spread else ""
     if kind == "compare":
         a, b = verdict["a"], verdict["b"]
         value = f"{_named(a, sentence)} vs {_named(b, sentence)}"
