@@ -110,7 +110,7 @@ def test_summary_table_says_each_verdict_in_words_with_its_target(tmp_path, monk
     target = rows["best: the test accuracy"]
     assert target.startswith("| 004.Ex1 |") and "98.12%" in target and "≥ 98.50%" in target and "misses" in target
     assert shown_as_in(12.5, "the denoiser gains 12.5 dB (goal ≥ 8.0 dB)") == "12.5 dB"
-    assert shown_as_in(2.234, "more than 2× the standard error", missing="") == ""
+    assert shown_as_in(2.234, "leading by 6.00 points, more than 2× the standard error", "(", missing="") == ""
     assert "momentum_vs_sgd" not in table and ": a" not in table and "verdicts" not in table
     assert summary_table(run.metrics) == table  # the notebooks' last table is the same table
 
