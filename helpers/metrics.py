@@ -273,7 +273,7 @@ def _cell(text: str) -> str:
 
 def summary_markdown_table(rows: list[tuple[str, str, str, str, str]]) -> str:
     """A Markdown table of :func:`summary_rows`, the item named once per group (summaries)."""
-    widths = (7, 20, 18, 8, 23)  # dashes: pandoc's relative column widths
+    widths = (7, 26, 16, 7, 24)  # dashes: pandoc's relative column widths
     lines = ["| " + " | ".join(SUMMARY_HEADER) + " |", "|" + "|".join(":" + "-" * w for w in widths) + "|"]
     previous = None
     for item, *rest in rows:
