@@ -234,6 +234,9 @@ def verdict_words(verdict: dict[str, Any]) -> tuple[str, str, str, str]:
         target = f"{bound} {shown_as_in(goal['value'], sentence, bound + ' ')}"
         words = f"meets {goal['name']}" if outcome == "meets" else f"misses {goal['name']}"
         return v["name"], shown_as_in(v["value"], sentence, "("), target, words
+    if kind == "reading" and isinstance(verdict.get("base"), dict):  # a sentence chosen by another verdict
+        what, value, target, _ = verdict_words(verdict["base"])
+        return what, value, target, sentence
     return "", "", "", sentence or str(outcome)
 
 

@@ -90,7 +90,7 @@ def test_prose_cells_show_their_sentence_but_not_their_source_in_the_report(tmp_
 
 
 def test_summary_table_says_each_verdict_in_words_with_its_target(tmp_path, monkeypatch):
-    from helpers.metrics import shown_as_in
+    from helpers.metrics import shown_as_in, verdict_words
     from helpers.notebook import NotebookRun, summary_table
     from helpers.report import readable_summary
     from helpers.statements import compare, meets
@@ -109,6 +109,14 @@ def test_summary_table_says_each_verdict_in_words_with_its_target(tmp_path, monk
     assert "no measurable difference" in rows["RMSProp vs SGD"]
     target = rows["best: the test accuracy"]
     assert target.startswith("| 004.Ex1 |") and "98.12%" in target and "≥ 98.50%" in target and "misses" in target
+    base = compare("skips", 0.02, "no skips", 0.035, better="lower", fmt="{:.3f}")
+    reading = {"kind": "reading", "base": {**base.verdict, "sentence": base.text}, "outcome": "a"}
+    assert verdict_words({**reading, "sentence": "the skip model follows the noise less"}) == (
+        "skips vs no skips",
+        "0.020 vs 0.035",
+        "",
+        "the skip model follows the noise less",
+    )
     assert shown_as_in(12.5, "the denoiser gains 12.5 dB (goal ≥ 8.0 dB)") == "12.5 dB"
     assert shown_as_in(2.234, "leading by 6.00 points, more than 2× the standard error", "(", missing="") == ""
     assert "momentum_vs_sgd" not in table and ": a" not in table and "verdicts" not in table
