@@ -116,8 +116,11 @@ class Explorer:
         else:
             import matplotlib.pyplot as plt
 
+            from .plots import figure_caption
+
             fig = self.figure()
-            display(fig)
+            caption = figure_caption(fig)  # the PDF's "Figure N: ..." (helpers.report)
+            display(fig, metadata={"caption": f"{caption} (first setting; interactive in JupyterLab)".lstrip()})
             plt.close(fig)
 
 

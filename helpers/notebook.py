@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from .checkpoint import RunStore
-from .metrics import metric_label, metric_value, write_metrics
+from .metrics import summary_markdown_table, summary_rows, write_metrics
 from .parameters import format_parameters, injected_names, load_profiles, resolve
 from .paths import checkpoints_root, ensure_writable, metrics_path, run_figures_dir, run_models_dir
 from .plots import use_style
@@ -107,15 +107,25 @@ class NotebookRun:
         parts = [p for p in (name, self.profile, extra) if p]
         return "(" + ", ".join(parts) + ")"
 
-    def figure(self, fig, name: str, show: bool = True) -> None:
-        """Save ``fig`` as ``<figures_dir>/<name>.png`` (listed in ``run.figures``), show it inline."""
+    def figure(self, fig, name: str, show: bool = True, caption: str | None = None) -> None:
+        """Save ``fig`` as ``<figures_dir>/<name>.png`` (listed in ``run.figures``), show it inline
+        with its caption (``caption``, else the figure's title) in the output's metadata: the PDF
+        numbers it, "Figure N: caption" (``helpers.report``)."""
         import matplotlib.pyplot as plt
+
+        from .frontend import in_kernel
+        from .plots import figure_caption, keep_legends_off_data
 
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         path = self.figures_dir / f"{name}.png"
+        keep_legends_off_data(fig)
         fig.savefig(path)
         self.figures.append(path)
-        if show:
+        if show and in_kernel():
+            from IPython.display import display
+
+            display(fig, metadata={"caption": caption or figure_caption(fig)})
+        elif show:
             plt.show()
         plt.close(fig)
 
@@ -204,10 +214,5 @@ def start_notebook(
 
 
 def summary_table(metrics: dict[str, Any]) -> str:
-    """A Markdown table of the headline numbers of a metrics dictionary (every notebook's end)."""
-    rows = ["| item | metric | value |", "|---|---|---|"]
-    for key, values in metrics.items():
-        if isinstance(values, dict) and key not in ("datasets", "parameters"):
-            for name, value in values.items():
-                rows.append(f"| {key} | {metric_label(name)} | {metric_value(name, value)} |")
-    return "\n".join(rows)
+    """A Markdown table of the headline numbers and verdicts of a metrics dictionary (every notebook's end)."""
+    return summary_markdown_table(summary_rows(metrics))

@@ -88,6 +88,17 @@ def checkpoints_root() -> Path:
     return _env_path("WORKBOOK_CHECKPOINTS", REPO_ROOT / "checkpoints")
 
 
+def shown_path(path) -> str:
+    """``path`` as printed output shows it: under the stored-runs root as ``checkpoints/...``, under
+    the repository relative to it, else its last two parts: no local absolute path reaches a PDF
+    (04's grid search, via ``helpers.search``)."""
+    path = Path(path)
+    for root, name in ((checkpoints_root(), "checkpoints"), (REPO_ROOT, "")):
+        if path.is_relative_to(root):
+            return str(Path(name) / path.relative_to(root)) if name else str(path.relative_to(root))
+    return str(Path(*path.parts[-2:])) if path.is_absolute() else str(path)
+
+
 def stored_runs_dir(notebook: str, name: str) -> Path:
     """``checkpoints/<notebook>/<name>/``: every stored configuration of one training (01)."""
     return checkpoints_root() / notebook / name

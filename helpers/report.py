@@ -38,6 +38,40 @@ _RUN_LOG_LINE = re.compile(r": (reusing the stored run|resuming after epoch \d+)
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
+# Words about the project's own machinery that must not reach a hand-in: its issue numbers, its
+# benchmark scripts, local absolute paths (a grader reads the PDF, not the repository's history).
+INTERNAL_WORDS = re.compile(
+    r"\bissues? ?#?\d+\b|\bbenchmarks/[\w./-]+|(?<![\w.])/(?:tmp|work|home|root|Users)/[\w./+-]*", re.IGNORECASE
+)
+
+
+def internal_words(nb: nbformat.NotebookNode) -> list[str]:
+    """``'cell 12: issue 17'`` for each project-internal word (:data:`INTERNAL_WORDS`) in what a PDF
+    of ``nb`` shows: Markdown cells, code that is not hidden, outputs (report, submission)."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        hidden = tags & REMOVE_INPUT_TAGS or cell.get("metadata", {}).get("transient", {}).get("remove_source")
+        texts = [] if hidden and cell.cell_type == "code" else [cell.source]
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", ""))
+            texts += [v for k, v in output.get("data", {}).items() if k.startswith("text/") and isinstance(v, str)]
+        for text in texts:
+            found += [f"cell {index}: {m.group(0)}" for m in INTERNAL_WORDS.finditer(text)]
+    return found
+
+
+def warn_internal_words(nb: nbformat.NotebookNode, target: Path, strict: bool = False) -> list[str]:
+    """Print (or, ``strict``, raise on) the project-internal words that would reach ``target``'s PDF."""
+    found = internal_words(nb)
+    if found:
+        message = f"{target.name}: project-internal words reach the hand-in: " + "; ".join(found)
+        if strict:
+            raise ValueError(message)
+        print(f"warning: {message}", file=sys.stderr)
+    return found
+
+
 def exporter_config():
     """nbconvert configuration: TagRemovePreprocessor drops the source of cells tagged ``remove_input``."""
     from traitlets.config import Config
@@ -86,15 +120,11 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def readable_summary(metrics: dict, keep=lambda key: True) -> str:
-    """A Markdown table, one row per recorded item, its numbers named in words (report summaries)."""
-    from .metrics import metric_label, metric_value
+    """A Markdown table ``item | what | value | target | verdict``, one row per recorded number and
+    per verdict, in words (report summaries; :func:`helpers.metrics.summary_rows`)."""
+    from .metrics import summary_markdown_table, summary_rows
 
-    rows = ["| item | headline numbers |", "|:---------|:--------------------------|"]  # dashes: column widths
-    for key, values in metrics.items():
-        if isinstance(values, dict) and key not in ("datasets", "parameters") and keep(key):
-            shown = "; ".join(f"{metric_label(k)}: {metric_value(k, v)}" for k, v in values.items())
-            rows.append(f"| {key} | {shown} |")
-    return "\n".join(rows)
+    return summary_markdown_table(summary_rows(metrics, keep))
 
 
 def summary_markdown(
@@ -142,17 +172,96 @@ def combine(notebooks: Sequence[Path], profile: str) -> nbformat.NotebookNode:
     return combined
 
 
+# What fits the text width (469 pt) in the template's DejaVu Serif: about 90 average characters at
+# \small, 100 at \footnotesize, 118 at \scriptsize; the space between two columns costs ~1.5.
+TABLE_CHARS = {"small": 90, "footnotesize": 100, "scriptsize": 118}
+_COLSPEC = re.compile(r"\\begin\{longtable\}\[\]\{@\{\}([lrc]+)@\{\}\}")
+_LATEX_COMMAND = re.compile(r"\\[a-zA-Z]+\*?(\[[^\]]*\])?(\{[^{}]*\})*|[{}]")
+
+
+def _rows(body: str) -> list[list[str]]:
+    """The cells of a pandoc table body, LaTeX commands stripped (for width estimates)."""
+    rows = []
+    for row in re.split(r"\\\\\s*\n", body):
+        row = re.sub(r"\\(toprule|midrule|bottomrule|endhead|endfirsthead|endfoot|endlastfoot)", "", row)
+        cells = [" ".join(_LATEX_COMMAND.sub(" ", c.replace("\\%", "%")).split()) for c in re.split(r"(?<!\\)&", row)]
+        if any(cells):
+            rows.append(cells)
+    return rows
+
+
+def _is_number(text: str) -> bool:
+    return bool(re.fullmatch(r"[-+−]?[\d.,]+(e[-+]?\d+)?\s*%?|nan|—|-|", text.strip()))
+
+
+def column_widths(natural: Sequence[int], shortest: Sequence[int], room: float) -> list[float] | None:
+    """Column widths (characters) that fill ``room``: each at least its longest word (``shortest``),
+    the rest shared in proportion to what each column would need on one line; None if the longest
+    words alone do not fit (report tables)."""
+    if sum(shortest) > room:
+        return None
+    extra = [max(n - m, 0) for n, m in zip(natural, shortest)]
+    share = min(1.0, (room - sum(shortest)) / max(sum(extra), 1))
+    return [m + e * share for m, e in zip(shortest, extra)]
+
+
+def fit_table(latex: str) -> str:
+    r"""A pandoc ``longtable`` that fits the page (report, submission PDFs; wide DataFrames such as
+    004.Ex1 Table 1 lost their last columns at the right margin).
+
+    Kept as it is at ``\small`` when its natural width fits; otherwise its columns become wrapping
+    ``p`` columns sized by their content (each at least its longest word; a ``/`` may break a line;
+    numbers right-aligned) at ``ootnotesize``, else ``\scriptsize``; a table whose longest words
+    still do not fit is shrunk as a whole. It stays a ``longtable``, so it can run over pages.
+    """
+    spec = _COLSPEC.search(latex)
+    if not spec:
+        return "\\begingroup\\small\n" + latex + "\n\\endgroup\n"
+    ncols = len(spec.group(1))
+    body = latex[spec.end() : latex.index("\\end{longtable}")]
+    rows = [r for r in _rows(body) if len(r) == ncols]
+    natural = [max((len(r[c]) for r in rows), default=1) for c in range(ncols)]
+    if sum(natural) + 1.5 * ncols <= TABLE_CHARS["small"]:
+        return "\\begingroup\\small\n" + latex + "\n\\endgroup\n"
+    words = [max((len(w) for r in rows for w in re.split(r"[\s/]+", r[c])), default=1) for c in range(ncols)]
+    numeric = [len(rows) > 1 and all(_is_number(r[c]) for r in rows[1:]) for c in range(ncols)]
+    for size in ("footnotesize", "scriptsize"):
+        widths = column_widths(natural, words, TABLE_CHARS[size] - 1.5 * ncols)
+        if widths:
+            break
+    if not widths:  # even the longest words do not fit: the whole table, shrunk
+        columns = "".join("R" if n else "L" for n in numeric)
+        inner = re.sub(r"\\(endhead|endfirsthead|endfoot|endlastfoot)\s*\n?", "", body)
+        return (
+            "\\begingroup\\scriptsize\\setlength{\\tabcolsep}{3pt}\n"
+            "\\begin{center}\\adjustbox{max width=\\linewidth}{%\n"
+            f"\\begin{{tabulary}}{{\\linewidth}}{{@{{}}{columns}@{{}}}}{inner}\\end{{tabulary}}}}\n"
+            "\\end{center}\n\\endgroup\n"
+        )
+    total = sum(widths)
+    align = {True: "\\raggedleft", False: "\\raggedright"}
+    columns = "".join(
+        f">{{{align[n]}\\arraybackslash}}p{{(\\linewidth - {2 * ncols}\\tabcolsep) * \\real{{{w / total:.4f}}}}}"
+        for w, n in zip(widths, numeric)
+    )
+    body = re.sub(r"(?<=[^\s\\])/(?=\S)", r"/\\allowbreak{}", body)  # 3x3/s1/p1 may break after a slash
+    return (
+        f"\\begingroup\\{size}\\setlength{{\\tabcolsep}}{{3pt}}\n"
+        f"\\begin{{longtable}}[]{{@{{}}{columns}@{{}}}}{body}\\end{{longtable}}\n\\endgroup\n"
+    )
+
+
 def html_tables_to_latex(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Give every HTML table output (pandas DataFrames) a ``text/latex`` twin made by pandoc, so the
-    PDF shows a typeset table instead of the wrapped plain-text repr (report, submission PDFs)."""
+    """Give every HTML table output (pandas DataFrames) a ``text/latex`` twin made by pandoc and fitted
+    to the page (:func:`fit_table`), so the PDF shows a typeset table instead of the wrapped
+    plain-text repr (report, submission PDFs)."""
     from nbconvert.filters.pandoc import convert_pandoc
 
     for cell in nb.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if "<table" in data.get("text/html", "") and "text/latex" not in data:
-                table = convert_pandoc(data["text/html"], "html", "latex")
-                data["text/latex"] = "\\begingroup\\small\n" + table + "\n\\endgroup\n"
+                data["text/latex"] = fit_table(convert_pandoc(data["text/html"], "html", "latex"))
     return nb
 
 
@@ -162,11 +271,13 @@ def export(
     title: str | None = None,
     preprocessors: Sequence = (),
     prompts: bool = True,
+    strict: bool = False,
 ) -> Path:
     """Write ``nb`` as ``target.pdf`` (LaTeX) or, without a PDF engine, ``target.html``.
 
     Cells tagged ``remove_input``/``hide-input`` keep their output but not their code
-    (nbconvert's ``TagRemovePreprocessor``); ``preprocessors`` run before it.
+    (nbconvert's ``TagRemovePreprocessor``); ``preprocessors`` run before it. Project-internal words
+    (:func:`internal_words`) are reported, or, ``strict``, refused.
     """
     from nbconvert import HTMLExporter, PDFExporter
     from nbconvert.preprocessors import TagRemovePreprocessor
@@ -174,6 +285,10 @@ def export(
     target.parent.mkdir(parents=True, exist_ok=True)
     if title:
         nb.metadata["title"] = title
+    shown = copy.deepcopy(nb)
+    for step in preprocessors:  # e.g. the submission's HideCode: check what the PDF will show
+        shown, _ = step.preprocess(shown, {})
+    warn_internal_words(shown, target, strict)
     steps = [*preprocessors, TagRemovePreprocessor(remove_input_tags=REMOVE_INPUT_TAGS)]
     if pdf_engine_missing():
         exporter = HTMLExporter()
@@ -193,15 +308,21 @@ def export(
     nb = html_tables_to_latex(copy.deepcopy(nb))
     for step in steps:
         exporter.register_preprocessor(step, enabled=True)
-    exporter.latex_count = 2
+    # Three LaTeX runs: the first writes the contents (.toc), the second sets it, which moves every
+    # page after it by the contents' length, the third writes the page numbers of that layout. With
+    # two, every entry of a contents longer than its first page was one page too low.
+    exporter.latex_count = 3
     body, _ = exporter.from_notebook_node(nb)
     path = target.with_suffix(".pdf")
     path.write_bytes(body)
     return path
 
 
-def build_report(notebooks: Sequence[Path], out_dir: Path, profile: str, per_notebook: bool = True) -> list[Path]:
-    """Export the combined report (and one document per notebook) into ``out_dir``."""
+def build_report(
+    notebooks: Sequence[Path], out_dir: Path, profile: str, per_notebook: bool = True, strict: bool = False
+) -> list[Path]:
+    """Export the combined report (and one document per notebook) into ``out_dir``; ``strict``: refuse
+    project-internal words (:func:`internal_words`) instead of warning."""
     notebooks = [Path(p) for p in notebooks]
     missing = pdf_engine_missing()
     if missing:
@@ -209,11 +330,11 @@ def build_report(notebooks: Sequence[Path], out_dir: Path, profile: str, per_not
             f"PDF export needs {', '.join(missing)}, not found; writing HTML instead. Install with: {INSTALL_HINT}",
             file=sys.stderr,
         )
-    written = [export(combine(notebooks, profile), Path(out_dir) / "workbook_report")]
+    written = [export(combine(notebooks, profile), Path(out_dir) / "workbook_report", strict=strict)]
     if per_notebook:
         for path in notebooks:
             nb = clean_outputs(nbformat.read(str(path), as_version=4))
-            written.append(export(nb, Path(out_dir) / path.stem, title=f"{path.stem} ({profile})"))
+            written.append(export(nb, Path(out_dir) / path.stem, title=f"{path.stem} ({profile})", strict=strict))
     return written
 
 
@@ -224,8 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("report"))
     parser.add_argument("--profile", default="default")
     parser.add_argument("--no-per-notebook", action="store_true")
+    parser.add_argument("--strict", action="store_true", help="fail when project-internal words reach a PDF")
     args = parser.parse_args(argv)
-    for path in build_report(args.notebooks, args.out, args.profile, not args.no_per_notebook):
+    for path in build_report(args.notebooks, args.out, args.profile, not args.no_per_notebook, args.strict):
         print(path)
     return 0
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .checkpoint import config_fingerprint, write_json_atomically
+from .paths import shown_path
 
 RESULT_FORMAT = 1  # bump when the stored JSON changes meaning
 
@@ -263,8 +264,8 @@ def grid_search(
             else f"on the Dask cluster {getattr(target, 'scheduler', target)}"
         )
         print(
-            f"grid: {len(points)} points, {len(records)} already in {folder}, {len(todo)} to run"
-            + (f" {where}" if todo else "")
+            f"grid: {len(points)} points, {len(records)} already in {shown_path(folder) if folder else 'no folder'}, "
+            f"{len(todo)} to run" + (f" {where}" if todo else "")
         )
     if todo:
         try:
