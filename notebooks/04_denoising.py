@@ -657,9 +657,9 @@ skips_clean = per_image(
     "the CAE with skips", p6_mse[skip_key], "the CAE without skips", p6_mse[plain_key], "skips: distance to clean"
 )
 skips_noise = per_image(
-    "the noise gain with skips",
+    "the skip model's noise gain",
     p6_gain[skip_key],
-    "without skips",
+    "the plain CAE's",
     p6_gain[plain_key],
     "skips: noise gain",
     better="neither",
