@@ -46,3 +46,23 @@ def corrupt_2d(points: torch.Tensor, sigma: float = 0.3, seed: int = 0) -> torch
     """Draw x~ from C(x~|x) = N(x~; x, sigma^2 I): isotropic Gaussian noise on each 2-D point (04)."""
     g = torch.Generator().manual_seed(seed)
     return points + sigma * torch.randn(points.shape, generator=g)
+
+
+def noise_gain(out_a: torch.Tensor, out_b: torch.Tensor, noisy_a: torch.Tensor, noisy_b: torch.Tensor) -> torch.Tensor:
+    """Per image, the share of the input's noise that reaches a denoiser's output (04).
+
+    ``noisy_a`` and ``noisy_b`` are two independently corrupted copies of the same clean images and
+    ``out_a``, ``out_b`` the model's outputs on them. The gain is the least-squares slope of the
+    output difference on the input difference, ``sum((oa - ob) * (xa - xb)) / sum((xa - xb)**2)``:
+    1 for the identity map, 0 for an output that does not depend on the noise draw. Anything the
+    output computes from the clean image alone (a blur, a grey background, a prototype) cancels in
+    both differences, so unlike a distance to the noisy input it is not confounded by the clipped
+    noise's non-zero mean.
+    """
+    d_out, d_in = (out_a - out_b).flatten(1), (noisy_a - noisy_b).flatten(1)
+    return (d_out * d_in).sum(1) / (d_in * d_in).sum(1).clamp_min(1e-12)
+
+
+def per_image_mse(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of each image against its reference (04: paired margins over test images)."""
+    return ((reference - estimate) ** 2).flatten(1).mean(1)
