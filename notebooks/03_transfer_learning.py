@@ -278,22 +278,22 @@ for target in target_datasets:
     transferred = reading(
         transfer_lo,
         {
-            "a": f"with {lo} labels per class fine-tuning from the Fashion-MNIST weights ends ahead of the same "
+            "a": f"with {lo} labels per class fine-tuning from the {source_dataset} weights ends ahead of the same "
             "network trained from random weights: something useful transferred.",
-            "same": f"with {lo} labels per class fine-tuning from the Fashion-MNIST weights and training from "
+            "same": f"with {lo} labels per class fine-tuning from the {source_dataset} weights and training from "
             "scratch end within the noise of each other: no measurable transfer.",
-            "b": f"with {lo} labels per class training from scratch beats fine-tuning from the Fashion-MNIST "
-            "weights: the clothes features hinder the target task (negative transfer).",
+            "b": f"with {lo} labels per class training from scratch beats fine-tuning from the "
+            f"{source_dataset} weights: the {source_dataset} features hinder the target task (negative transfer).",
         },
         key=f"transfer_reading_at_{lo}",
     )
     distance = reading(
         unfreeze,
         {
-            "a": f"with {hi} labels per class unfreezing pays off: the frozen clothes features miss part of what "
+            "a": f"with {hi} labels per class unfreezing pays off: the frozen {source_dataset} features miss part of what "
             f"{target} needs.",
-            "same": f"with {hi} labels per class unfreezing makes no measurable difference: the frozen clothes "
-            f"features already hold what a linear head needs for {target}.",
+            "same": f"with {hi} labels per class unfreezing makes no measurable difference: the frozen "
+            f"{source_dataset} features already hold what a linear head needs for {target}.",
             "b": f"with {hi} labels per class the frozen linear head beats fine-tuning: in the same {steps} "
             "optimizer steps, training every weight did not reach the frozen head's accuracy.",
         },
