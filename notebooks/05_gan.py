@@ -110,6 +110,7 @@ score_noise = torch.randn(score_n, latent_dim, generator=torch.Generator().manua
 fd_of = fd_to_reference(scorer, reference)
 
 # %% tags=["solution"]
+torch.manual_seed(seed)  # the networks' initial weights do not depend on what ran before (a stored scorer or not)
 G = Generator(latent_dim, image_size, gan_width)
 D = Discriminator(image_size, gan_width)
 print(f"generator {count_parameters(G):,} parameters, discriminator {count_parameters(D):,}")
@@ -232,6 +233,7 @@ generator_explorer(G, run.caption("003.5"))
 # recipe made outside this notebook.
 
 # %%
+torch.manual_seed(seed)
 ae = conv_autoencoder(latent_dim=ae_latent)
 ae_history = Trainer(
     epochs=ae_epochs,
