@@ -74,8 +74,17 @@ def train_gan(
     n_fixed: int = 16,
     snapshot_every: int = 1,
     show_progress: bool = True,
+    epoch_metrics=None,
+    epoch_metrics_identity=None,
 ) -> tuple[History, dict]:
-    """Train a GAN on ``images`` (N x C x H x W in [0, 1]); returns (history, fixed-noise snapshots) (05)."""
+    """Train a GAN on ``images`` (N x C x H x W in [0, 1]); returns (history, fixed-noise snapshots) (05).
+
+    ``epoch_metrics(G)`` (optional) returns numbers logged in the epoch history after every epoch
+    (05: the FD of a fixed set of samples); it must not draw from the global random generator, and
+    ``epoch_metrics_identity`` (what it computes: e.g. the scorer's and the reference's
+    fingerprints) joins the stored run's identity."""
+    if epoch_metrics is not None and epoch_metrics_identity is None:
+        raise ValueError("epoch_metrics needs epoch_metrics_identity: what it computes is part of the stored run")
     device = torch.device(device or "cpu")
     G.to(device), D.to(device)
     torch.manual_seed(seed)
@@ -95,6 +104,7 @@ def train_gan(
         "n_fixed": n_fixed,
         "snapshot_every": snapshot_every,
         "device": device.type,
+        **({"epoch_metrics": epoch_metrics_identity} if epoch_metrics else {}),
     }
     store = store if isinstance(store, RunStore) or store is None else RunStore(store)
     stored = StoredRun(store, config, {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}, "GAN") if store else None
@@ -113,9 +123,9 @@ def train_gan(
             out = gan_step(G, D, opt_g, opt_d, real, torch.randn(len(real), G.latent_dim, device=device))
             history.log_batch(step=len(history.batch.get("step", [])) + 1, **out)
             sums = {k: sums.get(k, 0.0) + v for k, v in out.items()}
-        history.log_epoch(
-            epoch=epoch, **{k: v / len(batches) for k, v in sums.items()}, time_s=time.perf_counter() - t0
-        )
+        elapsed = time.perf_counter() - t0
+        extra = epoch_metrics(G) if epoch_metrics else {}
+        history.log_epoch(epoch=epoch, **{k: v / len(batches) for k, v in sums.items()}, **extra, time_s=elapsed)
         bar.set_postfix_str(f"D {history.last('d_loss'):.3g} G {history.last('g_loss'):.3g}")
         bar.close()
         if epoch % snapshot_every == 0 or epoch == epochs:

@@ -61,15 +61,40 @@ def features_and_logits(classifier: nn.Module, images: torch.Tensor, batch_size:
     return feats, logits
 
 
-def sample_scores(classifier: nn.Module, reference: torch.Tensor, samples: torch.Tensor, n_classes: int = 10) -> dict:
-    """FD of ``samples`` to ``reference`` images, mean confidence, class histogram and coverage (05)."""
+def coverage(predicted: np.ndarray, n_classes: int) -> int:
+    """Classes that get at least half their fair share (``0.5 / n_classes``) of the predictions (05)."""
+    return int((np.bincount(predicted, minlength=n_classes) >= 0.5 * len(predicted) / n_classes).sum())
+
+
+def sample_scores(
+    classifier: nn.Module, reference: torch.Tensor, samples: torch.Tensor, n_classes: int = 10, resamples: int = 200
+) -> dict:
+    """FD of ``samples`` to ``reference`` images, mean confidence (with its standard error over the
+    samples), class histogram and coverage (with its bootstrap standard error: ``resamples`` draws of
+    the samples with replacement, a fixed generator) (05)."""
     ref_feats, _ = features_and_logits(classifier, reference)
     feats, logits = features_and_logits(classifier, samples)
     probs = logits.softmax(1)
-    histogram = np.bincount(probs.argmax(1).numpy(), minlength=n_classes) / len(samples)
+    predicted = probs.argmax(1).numpy()
+    histogram = np.bincount(predicted, minlength=n_classes) / len(samples)
+    draws = np.random.default_rng(0).integers(0, len(predicted), (resamples, len(predicted)))
+    confidence = probs.max(1).values.double()
     return {
         "fd": frechet_distance(*feature_stats(ref_feats.numpy()), *feature_stats(feats.numpy())),
-        "confidence": float(probs.max(1).values.mean()),
-        "classes_covered": int((histogram >= 0.5 / n_classes).sum()),
+        "confidence": float(confidence.mean()),
+        "confidence_se": float(confidence.std() / np.sqrt(len(confidence))),
+        "classes_covered": coverage(predicted, n_classes),
+        "classes_covered_se": float(np.std([coverage(predicted[i], n_classes) for i in draws], ddof=1)),
         "histogram": histogram.round(4).tolist(),
     }
+
+
+def fd_to_reference(classifier: nn.Module, reference: torch.Tensor):
+    """A function ``images -> FD to reference`` with the reference's feature statistics computed once:
+    the per-epoch FD of the GAN's samples in 05's training loop."""
+    ref_stats = feature_stats(features_and_logits(classifier, reference)[0].numpy())
+
+    def fd(images: torch.Tensor) -> float:
+        return frechet_distance(*ref_stats, *feature_stats(features_and_logits(classifier, images)[0].numpy()))
+
+    return fd

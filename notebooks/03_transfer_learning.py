@@ -23,7 +23,8 @@
 # profile; in `default` its code is shown with a note. What runs here is an offline transfer
 # study with the same strategies: a CNN pretrained on all of Fashion-MNIST, transferred to
 # notMNIST-10k letters and mnist-10k digits with few labels. Last, the review questions (004.Ex4).
-# The small-scale cousins are notebook 01 (000 task 5) and notebook 02 (003 section 3).
+# The small-scale cousins are in notebook 02: AE-pretrained fine-tuning with 100 labels (000.5) and a
+# classifier on the frozen conv layers of an autoencoder (003.3).
 
 # %% tags=["parameters"]
 profile = "default"  # smoke | default | full
@@ -57,9 +58,17 @@ from helpers.models.backbones import Backbone, make_head, parameter_groups, unfr
 from helpers.models.classifiers import SequentialCNN
 from helpers.models.composite import EncoderHead
 from helpers.notebook import start_notebook, summary_table
-from helpers.statements import best_of, compare
+from helpers.statements import reading
 from helpers.training import Trainer, count_parameters
-from helpers.transfer import STRATEGIES, loader_features, study_plot, study_table, transfer_study
+from helpers.transfer import (
+    STRATEGIES,
+    best_strategy,
+    compare_strategies,
+    loader_features,
+    study_plot,
+    study_table,
+    transfer_study,
+)
 
 run = start_notebook(
     "03_transfer_learning",
@@ -181,8 +190,8 @@ else:
 # notMNIST-10k (letters A-J) and mnist-10k (digits) with 10, 100 or 600 labels per class:
 # **frozen+linear** and **frozen+MLP** (heads on cached features), **fine-tune** (all weights,
 # new head) and **scratch** (same network, random start). Every run takes the same number of
-# optimizer steps; numbers are means over the seeds. In `default` pretraining is short to fit the
-# CPU budget; `full` pretrains longer.
+# optimizer steps; numbers are means over the seeds, all on each target's whole test set. In
+# `default` pretraining is short to fit the CPU budget; `full` pretrains longer.
 
 # %%
 source_train, source_test = load_splits(source_dataset)
@@ -231,6 +240,7 @@ stored_study = run.stored(
         "seeds": seeds,
         "steps": steps,
         "strategies": STRATEGIES,
+        "per_run": "test accuracy and per-image right/wrong on the test set (packed bits)",
     },
     study,
 )
@@ -247,58 +257,61 @@ for (target, strategy), row in table.iterrows():
     run.record(f"study.{target}", **{f"{strategy}@{b}": float(v) for b, v in row.items()})
 run.record("study", time_s=study_time, runs=len(results))
 
-# %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
-spread = results.groupby(["target", "strategy", "labels_per_class"])["test_acc"].std(ddof=0)
+# %% [markdown]
+# How to read it: frozen features carry only what the source task made them encode. Fashion-MNIST
+# teaches edges, blobs and textures of clothes silhouettes; letters and digits are thin strokes. So
+# one expects a frozen head to recover only part of the target task and to gain little from more
+# labels, fine-tuning to keep the useful low-level filters and adapt the rest, and scratch to need
+# the most labels. Each line below tests two of these expectations with this run's numbers: fine-tune
+# against scratch with the fewest labels (did anything transfer?) and fine-tune against the frozen
+# linear head with the most (how far are the source features from the target task?).
+
+# %% tags=["remove_input"] jupyter={"source_hidden": true}
 lo, hi = min(budgets), max(budgets)
-
-
-def study_compare(target, budget, a, b, key):
-    """One strategy against another at one budget, judged against the larger of their seed spreads."""
-    noise = (
-        (max(spread[(target, a, budget)], spread[(target, b, budget)]), f"seed spread ({len(seeds)} seeds)")
-        if len(seeds) > 1
-        else None
-    )
-    return run.verdict(
-        f"study.{target}",
-        compare(
-            a, table.loc[(target, a), budget], b, table.loc[(target, b), budget], spread=noise, fmt="{:.3f}", key=key
-        ),
-    )
-
-
 lines = []
 for target in target_datasets:
-    at_lo = table.xs(target)[lo].to_dict()
-    noise_lo = (
-        (max(spread[target].xs(lo, level="labels_per_class")), f"seed spread ({len(seeds)} seeds)")
-        if len(seeds) > 1
-        else None
+    item = f"study.{target}"
+    best = best_strategy(results, target, lo, key=f"best_at_{lo}")
+    transfer_lo = compare_strategies(results, target, lo, "fine-tune", "scratch", f"finetune_vs_scratch_at_{lo}")
+    transfer_hi = compare_strategies(results, target, hi, "fine-tune", "scratch", f"finetune_vs_scratch_at_{hi}")
+    unfreeze = compare_strategies(results, target, hi, "fine-tune", "frozen+linear", f"finetune_vs_frozen_at_{hi}")
+    transferred = reading(
+        transfer_lo,
+        {
+            "a": f"with {lo} labels per class fine-tuning from the {source_dataset} weights ends ahead of the same "
+            "network trained from random weights: something useful transferred.",
+            "same": f"with {lo} labels per class fine-tuning from the {source_dataset} weights and training from "
+            "scratch end within the noise of each other: no measurable transfer.",
+            "b": f"with {lo} labels per class training from scratch beats fine-tuning from the "
+            f"{source_dataset} weights: the {source_dataset} features hinder the target task (negative transfer).",
+        },
+        key=f"transfer_reading_at_{lo}",
+    )
+    distance = reading(
+        unfreeze,
+        {
+            "a": f"with {hi} labels per class unfreezing pays off: the frozen {source_dataset} features miss part of what "
+            f"{target} needs.",
+            "same": f"with {hi} labels per class unfreezing makes no measurable difference: the frozen "
+            f"{source_dataset} features already hold what a linear head needs for {target}.",
+            "b": f"with {hi} labels per class the frozen linear head beats fine-tuning: in the same {steps} "
+            "optimizer steps, training every weight did not reach the frozen head's accuracy.",
+        },
+        key=f"unfreeze_reading_at_{hi}",
     )
     lines.append(
-        f"- **{target}**, {lo} labels per class: "
-        + run.verdict(
-            f"study.{target}", best_of(at_lo, spread=noise_lo, fmt="{:.3f}", what="test accuracy", key=f"best_at_{lo}")
-        )
-        + f"; transfer against scratch: {study_compare(target, lo, 'fine-tune', 'scratch', f'finetune_vs_scratch_at_{lo}')}. "
-        f"With {hi} labels per class: {study_compare(target, hi, 'fine-tune', 'scratch', f'finetune_vs_scratch_at_{hi}')}; "
-        f"unfreezing: {study_compare(target, hi, 'fine-tune', 'frozen+linear', f'finetune_vs_frozen_at_{hi}')}."
+        f"- **{target}**, {lo} labels per class: {run.verdict(item, best)}; transfer against scratch: "
+        f"{run.verdict(item, transfer_lo)}. So {run.verdict(item, transferred)} With {hi} labels per class: "
+        f"{run.verdict(item, transfer_hi)}; unfreezing: {run.verdict(item, unfreeze)}. So "
+        f"{run.verdict(item, distance)}"
     )
 display(
     Markdown(
-        "Each line compares mean test accuracies over the seeds; a gap counts only beyond twice the "
-        "larger seed spread of the two.\n\n" + "\n".join(lines)
+        "Each line compares mean test accuracies over the seeds, all on the same test images; a gap counts only "
+        "beyond twice the standard error of the difference, which combines the spread of the per-seed differences "
+        "with the paired per-image noise of the test set.\n\n" + "\n".join(lines)
     )
 )
-
-# %% [markdown]
-# How to read it: frozen features are only as good as the source task made them. Fashion-MNIST
-# teaches edges, blobs and textures of clothes silhouettes; letters and digits are thin strokes.
-# So one expects a frozen head to recover only part of the target task and to gain little from
-# more labels, fine-tuning to keep the useful low-level filters and adapt the rest, and scratch
-# to need the most labels. The lines above (numbers from this run) say where this holds; the gap
-# between frozen and fine-tuned at the largest budget measures how far the source features are
-# from the target task, and a fine-tune-vs-scratch gap near zero means nothing useful transferred.
 
 # %% [markdown] tags=["item:004.Ex4", "answer"]
 # ## 004.Ex4 Review questions
@@ -316,18 +329,19 @@ display(
 #
 # **c) Freezing, and the influence of the data-set size.** Freezing sets `requires_grad=False`
 # (and keeps batch-norm statistics fixed) so the layers act as a fixed feature extractor; only
-# the head learns (tested in `tests/test_transfer.py`: the backbone's weights are unchanged
-# after a step). With few labels, freezing avoids overfitting and is cheap (cached features);
+# the head learns (a test of this workbook checks that the backbone's weights, batch-norm
+# statistics included, are unchanged after a training step). With few labels, freezing avoids overfitting and is cheap (cached features);
 # with more labels, unfreezing (the last block first, at a lower learning rate) is expected to pay
 # off, the more so when source and target differ (letters vs clothes); whether it does here is the
 # "unfreezing" comparison in the study's lines above (generated from this run's numbers).
 #
 # **d) Uses of auto-encoders.** Compression / dimension reduction, denoising, anomaly detection
 # (high reconstruction error), pretraining of encoders, generating or interpolating (VAEs):
-# notebook 02.
+# notebooks 02 and 04.
 #
 # **e) Auto-encoders to extract features**: when unlabelled data are plentiful and labels are
-# few, and no pretrained network fits the domain (notebook 02's SVM on codes, 003.3-003.4).
+# few, and no pretrained network fits the domain (notebook 02's classifier on frozen AE layers, 003.3,
+# and notebook 04's SVM on a denoising AE's codes, 004.Ex3 g).
 #
 # **f) Principles of self-supervised learning.** Make labels from the data themselves with a
 # pretext task (predict a masked part, the rotation, the next token; or contrastive learning:

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from helpers.data import DataError
-from helpers.gan_training import adam_pair, gan_step, train_gan
+from helpers.gan_training import adam_pair, gan_step, sample, train_gan
 from helpers.kuzushiji import fetch_kanji, load_kanji
 from helpers.models.classifiers import SequentialCNN
 from helpers.models.gan import Discriminator, Generator
@@ -66,6 +66,35 @@ def test_interrupted_gan_training_resumes_to_the_same_result(tmp_path):
     torch.testing.assert_close(snaps3[2], snaps1[2])
 
 
+def test_epoch_metrics_are_logged_without_changing_training_and_join_the_identity(tmp_path):
+    images = torch.rand(64, 1, 28, 28)
+    kwargs = dict(batch_size=16, seed=3, show_progress=False, n_fixed=4)
+    noise = torch.randn(8, 16, generator=torch.Generator().manual_seed(1))
+
+    def pair():
+        torch.manual_seed(0)
+        return Generator(16, 28, 8), Discriminator(28, 8)
+
+    G1, D1 = pair()
+    plain, _ = train_gan(G1, D1, images, 2, store=tmp_path / "plain", **kwargs)
+    G2, D2 = pair()
+    metric = {"mean": lambda g: {"mean": float(sample(g, noise).mean())}, "identity": "mean of 8 samples"}
+    tracked, _ = train_gan(
+        G2,
+        D2,
+        images,
+        2,
+        store=tmp_path / "plain",
+        epoch_metrics=metric["mean"],
+        epoch_metrics_identity=metric["identity"],
+        **kwargs,
+    )
+    assert len(tracked.epoch["mean"]) == 2 and "mean" not in plain.epoch  # trained afresh: another identity
+    np.testing.assert_allclose(tracked.batch["g_loss"], plain.batch["g_loss"], rtol=1e-6)
+    with pytest.raises(ValueError, match="identity"):
+        train_gan(*pair(), images, 1, epoch_metrics=metric["mean"], **kwargs)
+
+
 def test_frechet_distance_of_two_known_gaussians():
     mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, -1.0, 2.0])
     s1, s2 = np.diag([1.0, 4.0, 9.0]), np.diag([4.0, 1.0, 9.0])
@@ -115,9 +144,28 @@ def test_frechet_distance_with_singular_covariances_warns_not_and_agrees_with_sq
 def test_sample_scores_keys_and_histogram():
     torch.manual_seed(0)
     scores = sample_scores(SequentialCNN(width=4), torch.rand(40, 1, 28, 28), torch.rand(30, 1, 28, 28))
-    assert set(scores) == {"fd", "confidence", "classes_covered", "histogram"}
+    assert set(scores) == {"fd", "confidence", "confidence_se", "classes_covered", "classes_covered_se", "histogram"}
     assert sum(scores["histogram"]) == pytest.approx(1.0, abs=1e-3)
     assert 0.1 <= scores["confidence"] <= 1 and scores["fd"] >= 0
+    assert 0 < scores["confidence_se"] < 0.1 and scores["classes_covered_se"] >= 0
+
+
+def test_coverage_counts_classes_with_half_a_fair_share():
+    import numpy as np
+
+    from helpers.sample_scores import coverage
+
+    # 10 classes, 100 predictions: a fair share is 10, half of it 5
+    predicted = np.array([0] * 50 + [1] * 30 + [2] * 5 + [3] * 4 + [4] * 11)
+    assert coverage(predicted, 10) == 4  # classes 0, 1, 2, 4
+
+
+def test_fd_to_reference_matches_sample_scores():
+    from helpers.sample_scores import fd_to_reference
+
+    torch.manual_seed(0)
+    clf, ref, imgs = SequentialCNN(width=4), torch.rand(40, 1, 28, 28), torch.rand(30, 1, 28, 28)
+    assert fd_to_reference(clf, ref)(imgs) == pytest.approx(sample_scores(clf, ref, imgs)["fd"])
 
 
 def _kanji_tar() -> bytes:

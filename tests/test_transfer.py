@@ -148,3 +148,69 @@ def test_real_path_loops_on_fake_images():
     history = trainer.fit(model, fake, fake)
     assert 0 <= history.last("train_acc") <= 1 and 0 <= history.last("test_acc") <= 1
     assert [g["lr"] for g in trainer.optimizer.param_groups] == [1e-3, 1e-4]  # head, unfrozen last block
+
+
+def test_per_image_results_round_trip_through_packed_bits():
+    import numpy as np
+
+    from helpers.transfer import pack_correct, unpack_correct
+
+    correct = np.random.default_rng(0).random(1003) < 0.7
+    text = pack_correct(correct)
+    assert isinstance(text, str) and len(text) < 200
+    assert (unpack_correct(text, len(correct)) == correct).all()
+
+
+def _study_rows(per_strategy_seed):
+    """A study's results table from per-image right/wrong per (strategy, seed), one target at 10 labels."""
+    import numpy as np
+    import pandas as pd
+
+    from helpers.transfer import pack_correct
+
+    return pd.DataFrame(
+        [
+            {
+                "target": "t",
+                "labels_per_class": 10,
+                "seed": seed,
+                "strategy": strategy,
+                "test_acc": float(np.mean(c)),
+                "correct": pack_correct(c),
+                "n_test": len(c),
+            }
+            for (strategy, seed), c in per_strategy_seed.items()
+        ]
+    )
+
+
+def test_difference_noise_one_seed_is_the_paired_standard_error():
+    from helpers.statements import paired_standard_error
+    from helpers.transfer import difference_noise
+
+    a = [1, 1, 1, 0, 0, 1, 0, 1]
+    b = [1, 0, 0, 0, 1, 1, 0, 0]
+    se, label = difference_noise(_study_rows({("x", 0): a, ("y", 0): b}), "t", 10, "x", "y")
+    assert se == paired_standard_error(a, b) and "paired" in label and "1 seed" in label
+
+
+def test_difference_noise_over_seeds_combines_seed_spread_and_paired_noise_by_hand():
+    import math
+
+    from helpers.transfer import compare_strategies, difference_noise
+
+    rows = _study_rows(
+        {
+            ("x", 0): [1, 1, 1, 1],  # acc 1.00
+            ("x", 1): [1, 1, 0, 1],  # acc 0.75
+            ("y", 0): [1, 0, 0, 1],  # acc 0.50
+            ("y", 1): [0, 0, 0, 1],  # acc 0.25
+        }
+    )
+    # per-seed differences 0.5, 0.5: spread 0; seed-averaged per-image differences (1, 1, .5, 1) - (.5, 0, 0, 1)
+    # = (0.5, 1, 0.5, 0): mean 0.5, population std sqrt(0.125), over sqrt(4)
+    se, label = difference_noise(rows, "t", 10, "x", "y")
+    assert se == pytest.approx(math.sqrt(0.125) / 2) and "2 seeds" in label
+    s = compare_strategies(rows, "t", 10, "x", "y", key="k")
+    assert s.outcome == "a"  # 0.875 - 0.375 = 0.5 > 2 x 0.177
+    assert s.verdict["spread"] == pytest.approx(se)
