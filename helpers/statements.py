@@ -213,7 +213,9 @@ def compare(
         raise ValueError(f"spread {spread[0]!r} is negative: pass a standard deviation or standard error")
     outcome = "same" if abs(gain) <= margin else ("a" if gain > 0 else "b")
     values = f"{a_name} {fmt.format(a)}, {b_name} {fmt.format(b)}"
-    if outcome == "same":
+    if outcome == "same" and not spread:  # equal numbers, no noise estimate needed to say so
+        text = f"{a_name} and {b_name} are equal ({values}): {SAME}"
+    elif outcome == "same":
         text = (
             f"{a_name} and {b_name} differ by {diff_fmt.format(abs(a - b))} ({values}), within "
             f"{factor:g}× the {spread[1]} ({diff_fmt.format(spread[0])}): {SAME}"

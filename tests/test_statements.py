@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from helpers.metrics import verdict_words
 from helpers.notebook import NotebookRun, summary_table
 from helpers.statements import (
     SAME,
@@ -198,7 +199,8 @@ def test_no_judgement_word_in_a_notebooks_prose_outside_its_generated_statements
 
     metrics = smoke_run(notebook)
     executed = nbformat.read(str(smoke_run.root / "out" / "notebooks" / f"{notebook}.ipynb"), 4)
-    generated = [verdict["sentence"] for _, _, verdict in _verdicts(metrics)]
+    recorded = [verdict for _, _, verdict in _verdicts(metrics)]
+    generated = [v["sentence"] for v in recorded] + [verdict_words(v)[3] for v in recorded]  # + summary rows
     assert unsupported_judgements(notebook_prose(executed), generated) == []
 
 
@@ -358,3 +360,9 @@ def test_the_prose_scan_flags_typed_judgements_but_not_generated_sentences_or_qu
         "Between the two epochs the maps sharpen.",
         "The plain CAE keeps drawing a clean prototype.",
     ]
+
+
+def test_equal_numbers_without_a_spread_are_no_difference_not_a_crash():
+    s = compare("DCGAN", 7, "AE decoder", 7, key="eq")
+    assert s.outcome == "same" and s.text.startswith("DCGAN and AE decoder are equal") and recheck(s.verdict) == "same"
+    assert sentence_matches(s.verdict, s.text)
