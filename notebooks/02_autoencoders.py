@@ -423,6 +423,11 @@ per_digit_spread.round(3)
 
 
 # %% tags=["remove_input", "answer"] jupyter={"source_hidden": true}
+def article(digit):
+    """'a 7', 'an 8' (000.3)."""
+    return f"an {digit}" if str(digit) == "8" else f"a {digit}"
+
+
 def paired_spread(a, b, what):
     """The standard error of the mean per-digit difference a - b (same test digits), labelled (000.3)."""
     d = np.asarray(a) - np.asarray(b)
@@ -497,12 +502,13 @@ named_digits = (
     + " (ratio classifier / AE). In the grid, the digits whose classifier decoding lies closest to its class mean, "
     "relative to the AE's, are "
     + ", ".join(
-        f"no. {i + 1} (a {mnist_test.classes[y_test[i]]}, {grid_ratio[i]:.2f})" for i in grid_ratio.nsmallest(3).index
+        f"no. {i + 1} ({article(mnist_test.classes[y_test[i]])}, {grid_ratio[i]:.2f})"
+        for i in grid_ratio.nsmallest(3).index
     )
     + "; "
     + (
         f"the classifier mispredicts {len(grid_wrong)} of the {len(digits)}: "
-        + ", ".join(f"no. {i} (a {t} taken for a {p})" for i, t, p in grid_wrong)
+        + ", ".join(f"no. {i} ({article(t)} taken for {article(p)})" for i, t, p in grid_wrong)
         + ", where its decoding can show the predicted class's shape."
         if grid_wrong
         else f"the classifier predicts all {len(digits)} of them right."
@@ -723,7 +729,7 @@ overfit_reading = reading(
         "measurable in this run.",
         "a": "The final test loss is below its minimum, which cannot happen; check the table.",
     },
-    key="overfitting_reading",
+    key="test_loss_reading",
 )
 acc_words = {
     "a": "raises the test accuracy beyond the per-seed noise",
@@ -785,7 +791,7 @@ paired = pd.DataFrame(
         "test acc % (std)": 100 * by_seed.std(ddof=0),
         "minus scratch, same seed (pp, mean)": differences.mean(),
         "minus scratch (pp, std)": differences.std(ddof=0),
-        "seeds better than scratch": (differences > 0).sum(),
+        "seeds above scratch": (differences > 0).sum(),
     }
 )
 for name, key in [
@@ -797,7 +803,7 @@ for name, key in [
         key,
         diff_vs_scratch_mean_pp=paired.loc[name, "minus scratch, same seed (pp, mean)"],
         diff_vs_scratch_std_pp=paired.loc[name, "minus scratch (pp, std)"],
-        seeds_better=int(paired.loc[name, "seeds better than scratch"]),
+        seeds_above_scratch=int(paired.loc[name, "seeds above scratch"]),
         **({} if key == "000.5" else {"acc_mean": by_seed[name].mean(), "acc_std": by_seed[name].std(ddof=0)}),
     )
 paired.round(2)
@@ -840,7 +846,7 @@ display(
 # A linear AE $\hat x = W_d(W_e x + b_e) + b_d$ with $k$ hidden units trained on the squared error
 # solves the same problem as PCA: the best rank-$k$ linear reconstruction. Its optimum has the
 # decoder's columns spanning the top-$k$ principal subspace (though not necessarily the
-# orthonormal principal axes themselves: any invertible mix of them is equally good). We check it:
+# orthonormal principal axes themselves: any invertible mix of them gives the same reconstruction error). We check it:
 # train `linear_autoencoder(8)` with MSE (Adam, learning rate `linear_ae_lr` with a short warm-up and a
 # cosine decay over `linear_ae_epochs` epochs: the directions of smallest variance settle last, and a
 # decaying rate gives them time) and measure the principal angles between the span of its decoder
@@ -1063,7 +1069,7 @@ display(
         + separation_sentence(z_mlp)
         + " (per-digit silhouette of the 2-D codes). The AE was never told the labels, so label structure appears "
         "in the embedding only as far as it follows pixel similarity: the digits named first lie apart from the "
-        "rest in the scatter, the ones named last share their region with digits of a similar ink layout."
+        "rest in the scatter, the ones named last share their region with digits whose ink layout is alike."
     )
 )
 
@@ -1556,7 +1562,12 @@ for method, points in projections.items():
         f"003_4_{method.lower().replace('-', '')}",
     )
 per_class = class_silhouettes(z5, y5, shown.classes, sample=len(z5), seed=seed)
-run.record("003.4", silhouette=float(per_class.mean()), best_class=per_class.index[0], worst_class=per_class.index[-1])
+run.record(
+    "003.4",
+    silhouette=float(per_class.mean()),
+    best_class=per_class.index[0],
+    most_overlapping_class=per_class.index[-1],
+)
 
 # %% tags=["remove_input"] jupyter={"source_hidden": true}
 group_of = {c: g for g, members in FASHION_GROUPS.items() for c in members}
@@ -1572,7 +1583,7 @@ upper_cmp = compare(
 )
 display(
     Markdown(
-        "Mean silhouette per class in the 5-D code space (higher: tighter and better separated): "
+        "Mean silhouette per class in the 5-D code space (higher: tighter and farther from the other classes): "
         + ", ".join(f"{c} {v:.2f}" for c, v in per_class.items())
         + f". The classes that separate best are "
         f"**{', '.join(per_class.index[:3])}**; those that overlap most are "
