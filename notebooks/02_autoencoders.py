@@ -1368,10 +1368,9 @@ run.record(
 # a balanced subset of `grid_train_limit` training images: it still answers the main questions (does a larger code help, does
 # regularisation help) at a few percent of the cost.
 # The points run in parallel through `grid_executor`: a process pool with one worker per CPU core
-# (one torch thread each), or a Dask cluster (`dask://host:8786`; README, "When one machine is
-# not enough"), on CPU. Each worker loads the data by name, and each finished point is stored in
-# `checkpoints/02_autoencoders/003_2_grid/` under its fingerprint, so a rerun only trains the
-# missing points.
+# (one torch thread each), or a Dask cluster (`dask://host:8786`), on CPU. Each worker loads the
+# data by name, and each finished point is stored under a fingerprint of its settings, so a rerun
+# only trains the missing points.
 
 # %% tags=["solution"]
 grid = {
