@@ -10,6 +10,29 @@ import numpy as np
 import torch
 
 
+def unit_rms(codes) -> np.ndarray:
+    """Codes centred and scaled to unit RMS norm (the mean squared norm of the centred codes is 1), so
+    that spaces of different scale compare (02)."""
+    z = np.asarray(codes, dtype=np.float64)
+    if not len(z):
+        return z
+    z = z - z.mean(0)
+    return z / np.sqrt((z**2).sum(1).mean() + 1e-12)
+
+
+def class_mean_distances(points, labels) -> np.ndarray:
+    """Per sample, the Euclidean distance of ``points`` (codes or images, flattened) to the mean of its
+    class: the within-class spread one sample at a time, so two spaces or two decoders compare on the
+    same samples with a paired margin (000.3; 02)."""
+    x = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    y = np.asarray(labels)
+    out = np.empty(len(x))
+    for c in np.unique(y):
+        members = y == c
+        out[members] = np.linalg.norm(x[members] - x[members].mean(0), axis=1)
+    return out
+
+
 def latent_stats(codes, labels, sample: int = 2000, seed: int = 0) -> dict[str, float]:
     """Within-class spread, between-centroid distance, their ratio and silhouette of ``codes`` (02).
 
@@ -17,9 +40,8 @@ def latent_stats(codes, labels, sample: int = 2000, seed: int = 0) -> dict[str, 
     """
     from sklearn.metrics import silhouette_score
 
-    z = np.asarray(codes, dtype=np.float64)
+    z = unit_rms(codes)
     y = np.asarray(labels)
-    z = (z - z.mean(0)) / np.sqrt((z**2).sum(1).mean() + 1e-12) if len(z) else z
     classes = np.unique(y)
     centroids = np.stack([z[y == c].mean(0) for c in classes])
     within = float(np.mean([np.linalg.norm(z[y == c] - centroids[i], axis=1).mean() for i, c in enumerate(classes)]))

@@ -131,3 +131,13 @@ def test_grid_search_on_a_two_point_grid_keeps_grid_order():
     assert list(table["latent"]) == [10, 5] and list(table["val_loss"]) == [0.1, 0.2]
     with pytest.raises(KeyError):
         grid_search({"a": [1]}, lambda a: {"loss": a}, executor="serial")
+
+
+def test_class_mean_distances_by_hand():
+    from helpers.latent import class_mean_distances, unit_rms
+
+    points = np.array([[0.0, 0.0], [2.0, 0.0], [5.0, 5.0], [5.0, 9.0]])
+    labels = np.array([0, 0, 1, 1])
+    assert class_mean_distances(points, labels) == pytest.approx([1.0, 1.0, 2.0, 2.0])
+    z = unit_rms(points)
+    assert np.sqrt((z**2).sum(1).mean()) == pytest.approx(1.0, rel=1e-6) and z.mean(0) == pytest.approx(0.0)

@@ -98,6 +98,10 @@ def test_autoencoders_notebook_runs_in_smoke_and_learns(smoke_run):
     assert metrics["000.4"]["seeds"] >= 2 and 0 <= metrics["000.4"]["acc_std"] < 0.5
     assert metrics["003.2"]["points"] == 2
     assert 0 <= metrics["003.3"]["test_acc"] <= 1
+    # measured, not typed: the skip model from its code alone, and the decoders' within-class spread
+    assert metrics["002.P6.2"]["test_mse_code_alone"] > 0 and metrics["002.P6.2"]["test_mse_with_skips"] > 0
+    assert 0 < metrics["000.3"]["pixel_spread_classifier"] and 0 < metrics["000.3"]["pixel_spread_ae"]
+    assert {"pretraining", "pretraining_test_loss", "pretraining_reading"} <= set(metrics["000.5"]["verdicts"])
 
 
 @pytest.mark.notebook

@@ -205,7 +205,7 @@ def test_02_assigned_items_keep_their_settings_beside_the_better_trained_variant
     p61_layers = [(1, 4, 3), (4, 8, 3), (392, 20, 1), (20, 2, 1), (2, 20, 1), (20, 392, 1), (8, 4, 3), (4, 1, 3)]
     assert metrics["002.P6.1"]["params"] == assignment_parameter_count(p61_layers)
     for key in ("000.5", "000.5.slow_encoder", "000.5.linear_probe"):
-        assert {"diff_vs_scratch_mean_pp", "diff_vs_scratch_std_pp", "seeds_better"} <= set(metrics[key]), key
+        assert {"diff_vs_scratch_mean_pp", "diff_vs_scratch_std_pp", "seeds_above_scratch"} <= set(metrics[key]), key
 
 
 def test_02_default_profile_keeps_p54_at_ten_or_more_epochs():

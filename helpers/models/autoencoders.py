@@ -131,7 +131,8 @@ class MLPAutoencoder(EncoderHead):
 
 
 class ConvAutoencoder2D(nn.Module):
-    """002.P6.1's CAE to 2-D (exactly the listed layers); ``skip=True`` is 002.P6.2's version (02, 04).
+    """002.P6.1's CAE to 2-D (the layers the assignment lists; the decoder convolutions, whose kernel the
+    text leaves open, are 3x3 with padding 1); ``skip=True`` is 002.P6.2's version (02, 04).
 
     The skips add each pooling layer's output to the input of its mirror upsampling layer
     (8x7x7 after pool2 -> before up1; 4x14x14 after pool1 -> before up2). ``decode(z)`` alone
