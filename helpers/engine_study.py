@@ -172,6 +172,20 @@ def engine_code_identity() -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
 
+def study_identity(train, test, epochs: int, probe=None) -> dict:
+    """What a stored 001 result depends on besides its own settings and the seed: the engine code, the
+    training and test data (content hashes), the probe images and the epochs (01)."""
+    from .checkpoint import data_identity, tensor_fingerprint
+
+    return {
+        "engine_code": engine_code_identity(),
+        "train": data_identity(train),
+        "test": data_identity(test),
+        "probe": tensor_fingerprint(probe) if probe is not None else "none",
+        "epochs": epochs,
+    }
+
+
 def stored_engine_runs(
     run, name: str, specs: Mapping[str, tuple[str, dict, int]], train, test, epochs: int, probe=None
 ) -> dict[str, EngineRun]:
@@ -179,14 +193,8 @@ def stored_engine_runs(
     ``tiny_cnn(run.seed)``, stored as ``run.stored(name, ...)``: reused only when the engine code, the
     training and test data (content hashes), the probe images, the epochs, every optimizer setting and
     batch size and the seed are the same (01)."""
-    from .checkpoint import data_identity, tensor_fingerprint
-
     config = {
-        "engine_code": engine_code_identity(),
-        "train": data_identity(train),
-        "test": data_identity(test),
-        "probe": tensor_fingerprint(probe) if probe is not None else "none",
-        "epochs": epochs,
+        **study_identity(train, test, epochs, probe),
         "runs": {label: list(spec) for label, spec in specs.items()},
     }
 

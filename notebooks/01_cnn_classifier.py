@@ -66,6 +66,7 @@ from helpers.engine_study import (
     finite_difference_check,
     map_change,
     stored_engine_runs,
+    study_identity,
 )
 from helpers.explorers import activation_explorer, conv_size_calculator
 from helpers.latent import tsne_2d
@@ -881,9 +882,14 @@ display(
 # The same network, initial weights, batches and RMSProp settings trained with torch autograd and
 # `torch.optim.RMSprop` (whose `alpha` is our $\rho$): if the per-epoch training losses agree to
 # float32 rounding, that is the evidence that the hand-written backward pass is the true gradient.
+# This pair of trainings is stored like the ones above.
 
 # %%
-twin = compare_with_autograd(engine_train, engine_test, engine_epochs, engine_batch, seed)
+twin = run.stored(
+    "001_autograd_twin",
+    {**study_identity(engine_train, engine_test, engine_epochs), "batch": engine_batch},
+    lambda: compare_with_autograd(engine_train, engine_test, engine_epochs, engine_batch, seed),
+)
 run.record("001.autograd_twin", max_abs_loss_difference=twin["max_abs_difference"])
 pd.DataFrame(twin["table"]).set_index("epoch").round(6)
 
