@@ -308,15 +308,16 @@ display(
 #    $5\times5$ field; max-pool $\to1\times1$, 16 filters each) are concatenated.
 # 3. **residual** — `ResidualCNN(width=24)` ("multiple features"): a 24-filter stem and three
 #    residual blocks (two $3\times3$ convs plus an identity or $1\times1$ projection shortcut;
-#    strides 2, 2, 1; 24, 48, 48 filters). Width 24 instead of 32 keeps its training time per image
-#    near the other two models' so the retrained winner fits the CPU budget whichever it is; the
-#    training times measured in this run are in Table 1 and compared below.
+#    strides 2, 2, 1; 24, 48, 48 filters). Width 24 instead of 32 was chosen to bring its training
+#    time per image towards the other two models', so that the retrained winner fits the CPU budget
+#    whichever it is; the training times measured in this run are in Table 1 and compared below.
 #
 # The comparison trains each model for `ex1_epochs` epochs; in `default` on a balanced subset of
-# `ex1_train_limit` Fashion-MNIST images (2,000 per class), so the three fit in a few minutes on two
-# CPU cores. The **best configuration** is then the winner of the comparison retrained with the same
+# `ex1_train_limit` Fashion-MNIST images (2,000 per class), to keep the three trainings short on a
+# CPU. The **best configuration** is then the winner of the comparison retrained with the same
 # recipe on every training image for `ex1_best_epochs` epochs (its own row in Table 1); `full` does
-# both on all of CIFAR-10 (15 and 30 epochs). The test set is always the whole test split.
+# both on all of CIFAR-10 (15 and 30 epochs). The test set is the whole test split (a balanced
+# subset in `smoke`).
 #
 # A `BestModelCheckpoint` callback saves each model whenever its **test accuracy** rises (as
 # the exercise asks; a held-out validation split would be the honest choice for model selection,
@@ -497,8 +498,9 @@ display(
 # Assignment 001's network, trained by `helpers.engine` — forward and backward passes written by
 # hand, no autograd: conv 4 kernels $5\times5$ (same padding) → ReLU → max-pool $2\times2$/2 →
 # conv 4 kernels $5\times5\times4$ → ReLU → max-pool → flatten (196, the *bottleneck*) → 49 ReLU
-# → 10, softmax + cross-entropy on one-hot targets. Training: 100 images per class of the training
-# split, test: 10 per class of the test split (`mnist-10k` in `default`; MNIST in `full`).
+# → 10, softmax + cross-entropy on one-hot targets. Training: `engine_per_class` images per class of
+# the training split (the assignment's 100), test: `engine_test_per_class` per class of the test
+# split (the assignment's 10; `mnist-10k` in `default`, MNIST in `full`).
 #
 # First, one finite-difference check a reader can see: perturb single weights of the first conv
 # layer by $\pm\epsilon$ and compare $(C(w+\epsilon) - C(w-\epsilon))/2\epsilon$ with the
@@ -536,7 +538,7 @@ display(
 # %% [markdown]
 # ### 001.3-4 Training with vanilla SGD, momentum and RMSProp
 #
-# 15 epochs, reshuffled every epoch, mini-batches of `engine_batch` images, the assignment's
+# `engine_epochs` epochs (the assignment's 15), reshuffled every epoch, mini-batches of `engine_batch` images, the assignment's
 # settings: SGD $\eta=0.001$; momentum $\eta=0.001, \alpha=0.9$; RMSProp $\eta=0.001, \rho=0.9$.
 # Every run starts from the same initial weights. The *error* is the misclassification rate.
 
@@ -582,7 +584,7 @@ run.figure(
 # %% [markdown]
 # ### 001.5c Accuracy of each optimizer
 #
-# On the assignment's 100 test images, and, as an extra, on the whole test split. The trainings
+# On the assignment's test images (10 per class), and, as an extra, on the whole test split. The trainings
 # are stored: a rerun with the same engine code, data, settings and seed reloads them, so the
 # seconds are those of the run that trained them.
 
@@ -592,7 +594,7 @@ engine_table = (
         [
             {
                 "optimizer": label,
-                "test acc (100 images) %": 100 * (1 - r.history["test_error"][-1]),
+                f"test acc ({len(engine_test)} images) %": 100 * (1 - r.history["test_error"][-1]),
                 f"test acc (all {len(engine_test_all)}) %": 100 * r.accuracy(engine_test_all),
                 "train acc %": 100 * (1 - r.history["train_error"][-1]),
                 "seconds": r.seconds,
@@ -646,7 +648,7 @@ display(
 # ### Mini-batch size
 #
 # Each of the three optimizers (the assignment's settings) with several mini-batch sizes, same
-# epochs and initial weights: smaller batches make more updates per epoch (1000/B), each from a
+# epochs and initial weights: smaller batches make more updates per epoch (training images / B), each from a
 # noisier gradient. The runs at `engine_batch` are the ones above, reused; the others are stored
 # like them.
 
@@ -832,7 +834,7 @@ activation_explorer(engine_runs[rms_label].net, engine_test, run.caption("001"))
 # %% [markdown]
 # ### 001.6 t-SNE of the bottleneck features
 #
-# The 196-dimensional flattened input to the MLP for the same 100 test images, after the first and
+# The 196-dimensional flattened input to the MLP for the same test images, after the first and
 # the last epoch of the RMSProp run, embedded in 2-D by t-SNE (scikit-learn, perplexity 20).
 
 # %%
@@ -846,7 +848,7 @@ for ax, (epoch, features) in zip(axes, engine_runs[rms_label].bottlenecks.items(
         ax=ax,
         s=18,
     )
-fig.suptitle(f"001 t-SNE of bottleneck features, 100 test images {run.caption('001')}")
+fig.suptitle(f"001 t-SNE of bottleneck features, {len(engine_test)} test images {run.caption('001')}")
 run.figure(fig, "001_tsne_bottleneck")
 silhouettes = {
     e: silhouette_score(engine_runs[rms_label].bottlenecks[e], engine_test.labels) for e in (first_epoch, last_epoch)
@@ -1197,7 +1199,7 @@ display(
 hand_s, auto_s = engine_vs_autograd(engine_train.images, engine_train.labels, engine_batch, repeats=1)
 run.record("001.benchmark", engine_s=hand_s, autograd_s=auto_s, ratio=hand_s / auto_s, images=len(engine_train))
 accs = "; ".join(
-    f"{label}: {row.iloc[0]:.0f}% (100 images), {row.iloc[1]:.1f}% (all {len(engine_test_all)})"
+    f"{label}: {row.iloc[0]:.0f}% ({len(engine_test)} images), {row.iloc[1]:.1f}% (all {len(engine_test_all)})"
     for label, row in engine_table.iterrows()
 )
 
