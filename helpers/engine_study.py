@@ -1,10 +1,17 @@
 """The 001 study around the hand-written engine: its training loop, runs, activation maps, the autograd
-twin (derived from the engine's layer list), gradient checks and timing (notebook 01)."""
+twin (derived from the engine's layer list), gradient checks and timing (notebook 01).
+
+A study's runs are stored (``stored_engine_runs``): a rerun with the same engine code, data, settings
+and seed reloads their histories, final weights and snapshots instead of training again.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,10 +31,44 @@ class EngineRun:
     seconds: float
     bottlenecks: dict[int, np.ndarray] = field(default_factory=dict)
     activations: dict[int, torch.Tensor] = field(default_factory=dict)
+    active_share: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def accuracy(self, data) -> float:
         """Accuracy of the final network on an ``ImageDataset``."""
         return 1.0 - engine.evaluate(self.net, data.images, data.labels)[1]
+
+    def correct(self, data) -> np.ndarray:
+        """Per image of ``data``: whether the final network classifies it right (paired comparisons)."""
+        return (self.net.forward(data.images).argmax(1) == data.labels).numpy()
+
+    def state(self) -> dict:
+        """The run as plain tensors, lists and numbers (loads with ``weights_only=True``): final weights,
+        history, seconds and the snapshots."""
+        return {
+            "params": [layer.params[name].clone() for layer, name in self.net.parameters()],
+            "history": {k: list(v) for k, v in self.history.items()},
+            "seconds": float(self.seconds),
+            "bottlenecks": {e: torch.from_numpy(a.copy()) for e, a in self.bottlenecks.items()},
+            "activations": dict(self.activations),
+            "active_share": {
+                e: {k: torch.from_numpy(v.copy()) for k, v in d.items()} for e, d in self.active_share.items()
+            },
+        }
+
+    @classmethod
+    def from_state(cls, state: dict, seed: int) -> EngineRun:
+        """The run :meth:`state` described, its final weights in ``tiny_cnn(seed)``."""
+        net = engine.tiny_cnn(seed)
+        for (layer, name), value in zip(net.parameters(), state["params"], strict=True):
+            layer.params[name] = value.clone()
+        return cls(
+            net,
+            {k: list(v) for k, v in state["history"].items()},
+            state["seconds"],
+            {e: a.numpy() for e, a in state["bottlenecks"].items()},
+            dict(state["activations"]),
+            {e: {k: v.numpy() for k, v in d.items()} for e, d in state["active_share"].items()},
+        )
 
 
 def train_network(
@@ -100,10 +141,12 @@ def train_engine(
     net = engine.tiny_cnn(seed)
     snapshots: dict[int, np.ndarray] = {}
     activations: dict[int, torch.Tensor] = {}
+    shares: dict[int, dict[str, np.ndarray]] = {}
 
     def snapshot(epoch, network):
         if epoch in (1, epochs):
             snapshots[epoch] = network.forward(test.images, upto=engine.BOTTLENECK).numpy().copy()
+            shares[epoch] = active_shares(network, test.images)
             if probe is not None:
                 activations[epoch] = activation_rows(network, probe).clone()
 
@@ -120,7 +163,66 @@ def train_engine(
         seed,
         on_epoch=snapshot,
     )
-    return EngineRun(net, history, time.perf_counter() - start, snapshots, activations)
+    return EngineRun(net, history, time.perf_counter() - start, snapshots, activations, shares)
+
+
+def engine_code_identity() -> str:
+    """A hash of the engine's and this study's source: a stored study is reused only with the same code."""
+    source = inspect.getsource(engine) + inspect.getsource(sys.modules[__name__])
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def study_identity(train, test, epochs: int, probe=None) -> dict:
+    """What a stored 001 result depends on besides its own settings and the seed: the engine code, the
+    training and test data (content hashes), the probe images and the epochs (01)."""
+    from .checkpoint import data_identity, tensor_fingerprint
+
+    return {
+        "engine_code": engine_code_identity(),
+        "train": data_identity(train),
+        "test": data_identity(test),
+        "probe": tensor_fingerprint(probe) if probe is not None else "none",
+        "epochs": epochs,
+    }
+
+
+def stored_engine_runs(
+    run, name: str, specs: Mapping[str, tuple[str, dict, int]], train, test, epochs: int, probe=None
+) -> dict[str, EngineRun]:
+    """One engine run per ``specs`` entry (label -> (optimizer kind, options, batch size)), all from
+    ``tiny_cnn(run.seed)``, stored as ``run.stored(name, ...)``: reused only when the engine code, the
+    training and test data (content hashes), the probe images, the epochs, every optimizer setting and
+    batch size and the seed are the same (01)."""
+    config = {
+        **study_identity(train, test, epochs, probe),
+        "runs": {label: list(spec) for label, spec in specs.items()},
+    }
+
+    def compute():
+        return {
+            label: train_engine(kind, options, train, test, epochs, batch, run.seed, probe=probe).state()
+            for label, (kind, options, batch) in specs.items()
+        }
+
+    return {label: EngineRun.from_state(state, run.seed) for label, state in run.stored(name, config, compute).items()}
+
+
+def active_shares(net: engine.Sequential, images: torch.Tensor) -> dict[str, np.ndarray]:
+    """Per image: the share of positions where conv 1's and conv 2's ReLU maps are non-zero (001.5b)."""
+    return {
+        "conv1": (net.forward(images, upto=2) > 0).float().mean((1, 2, 3)).numpy(),
+        "conv2": (net.forward(images, upto=5) > 0).float().mean((1, 2, 3)).numpy(),
+    }
+
+
+def map_change(before: torch.Tensor, after: torch.Tensor) -> dict[str, float]:
+    """Relative change ``|after - before| / |before|`` of the conv-1 and conv-2 maps of two
+    :func:`activation_rows` snapshots of the same probe images (001.5b)."""
+    first, last = before.reshape(-1, 9, *before.shape[-2:]), after.reshape(-1, 9, *after.shape[-2:])
+    return {
+        layer: ((last[:, tiles] - first[:, tiles]).norm() / first[:, tiles].norm().clamp_min(1e-12)).item()
+        for layer, tiles in (("conv1", slice(1, 5)), ("conv2", slice(5, 9)))
+    }
 
 
 def finite_difference_check(

@@ -70,7 +70,7 @@ class NotebookRun:
     def stored(self, name: str, config: dict[str, Any], compute):
         """``compute()``'s result, stored like a training under ``checkpoints/<notebook>/<name>/`` and
         reused only when ``config`` (everything that produced it: weights and data fingerprints,
-        settings), this run's seed, device and the torch version are all the same (03).
+        settings), this run's seed, device and the torch version are all the same (01, 03).
 
         For results that are not one model but many small trainings (a study's table): the result
         must be JSON-like (lists, dicts, str, numbers), so it loads with ``weights_only=True``.

@@ -137,3 +137,64 @@ def test_training_on_real_digits_reduces_loss():
     )
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert history["train_error"][-1] < 0.8
+
+
+def test_a_second_smoke_run_of_the_001_study_reuses_the_stored_runs_and_gives_identical_numbers(tmp_path, monkeypatch):
+    """The 001 trainings (optimizers and batch sizes) are stored: a rerun with the smoke profile's
+    sizes trains nothing and gives the same histories, weights and snapshots; another epoch count or
+    batch size trains afresh."""
+    import tomllib
+    from pathlib import Path
+
+    import numpy as np
+
+    from helpers import engine_study
+    from helpers.data import load_splits
+    from helpers.notebook import NotebookRun
+
+    monkeypatch.setenv("WORKBOOK_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setenv("WORKBOOK_OUTPUT", str(tmp_path / "out"))
+    profiles = tomllib.loads((Path(__file__).parent.parent / "notebooks/profiles/01_cnn_classifier.toml").read_text())
+    smoke = {**profiles["default"], **profiles["smoke"]}
+    train_all, test_all = load_splits(smoke["mnist_dataset"], download=False)
+    train = train_all.per_class(smoke["engine_per_class"], 0)
+    test = test_all.per_class(smoke["engine_test_per_class"], 0)
+    specs = {f"SGD, batch {b}": ("sgd", {"lr": 1e-3}, b) for b in smoke["engine_batch_sizes"]}
+    specs["RMSProp"] = ("rmsprop", {"lr": 1e-3, "rho": 0.9}, smoke["engine_batch"])
+    probe, epochs = test.images[:3], smoke["engine_epochs"]
+    trained = []
+    real_train = engine_study.train_engine
+
+    def counting(*args, **kwargs):
+        trained.append(args[0])
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(engine_study, "train_engine", counting)
+
+    def study(epochs=epochs, specs=specs):
+        run = NotebookRun("01_cnn_classifier", {"profile": "smoke", "seed": 0})
+        return engine_study.stored_engine_runs(run, "001_study", specs, train, test, epochs, probe=probe)
+
+    first = study()
+    assert len(trained) == len(specs)
+    again = study()
+    assert len(trained) == len(specs), "the second run trained again"
+    for label in specs:
+        a, b = first[label], again[label]
+        assert a.history == b.history and a.seconds == b.seconds
+        assert all(torch.equal(a.net.layers[i].params[k], b.net.layers[i].params[k]) for i, k in _names(a.net))
+        assert all(np.array_equal(a.bottlenecks[e], b.bottlenecks[e]) for e in a.bottlenecks)
+        assert all(torch.equal(a.activations[e], b.activations[e]) for e in a.activations)
+        assert np.array_equal(a.correct(test), b.correct(test))
+        assert a.accuracy(test) == pytest.approx(1 - a.history["test_error"][-1])
+    one = {"RMSProp": specs["RMSProp"]}
+    study(specs=one)
+    assert len(trained) == len(specs) + 1, "a study of other runs reused the stored result"
+    study(epochs=epochs + 1, specs=one)
+    assert len(trained) == len(specs) + 2, "another epoch count reused the stored runs"
+    study(specs={"RMSProp": ("rmsprop", {"lr": 1e-3, "rho": 0.9}, 7)})
+    assert len(trained) == len(specs) + 3, "another batch size reused the stored runs"
+
+
+def _names(net):
+    return [(i, k) for i, layer in enumerate(net.layers) for k in layer.params]
