@@ -40,7 +40,8 @@ run.record("probe", test_loss=h.last("test_loss"), test_acc=h.last("test_acc"), 
            logits=predict(model, test.head(4)).tolist())
 run.figure(curves({"probe": h.epoch}, ["train_loss", "test_loss"], title="loss per epoch"), "loss", show=False)
 run.figure(curves({"probe": h.epoch}, ["test_acc"], x="time_s", title="accuracy vs time"), "acc_time", show=False)
-run.figure(image_grid(model.encoder.features[0].weight.detach(), "first filters", normalize=True), "filters", show=False)
+filters = model.encoder.features[0].weight.detach()
+run.figure(image_grid(filters, "first filters", normalize=True), "filters", show=False)
 architecture_graph(model, (1, 1, 28, 28), run.figures_dir / "graph", title="probe")
 run.finish()
 """
