@@ -16,7 +16,7 @@ from torch import nn
 
 from .checkpoint import RunStore, model_identity, state_fingerprint, tensor_fingerprint
 from .data import Batches
-from .training import History, NonFiniteLossError, StoredRun, evaluating, progress
+from .training import History, NonFiniteLossError, StoredRun, device_identity, evaluating, progress
 
 
 def gan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) -> dict:
@@ -103,7 +103,7 @@ def train_gan(
         "images": tensor_fingerprint(images),
         "n_fixed": n_fixed,
         "snapshot_every": snapshot_every,
-        "device": device.type,
+        **device_identity(device),
         **({"epoch_metrics": epoch_metrics_identity} if epoch_metrics else {}),
     }
     store = store if isinstance(store, RunStore) or store is None else RunStore(store)

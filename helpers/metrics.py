@@ -65,6 +65,26 @@ def write_metrics(path: str | Path, metrics: dict[str, Any]) -> Path:
     return path
 
 
+WALL_CLOCK_KEY = re.compile(r"(^|_)time(_s)?$|_s$")  # wall_time_s, time_s, gan_time_s, fit_s, training_time
+
+
+def is_wall_clock(key: str) -> bool:
+    """Whether a metrics key holds measured wall-clock seconds (or, like a ``training_time``
+    verdict, compares them): the numbers a second cold run on the same machine changes (01)."""
+    return bool(WALL_CLOCK_KEY.search(key))
+
+
+def without_wall_clock(metrics: Any) -> Any:
+    """``metrics`` without its wall-clock entries (:func:`is_wall_clock`, at any depth): what two
+    runs of the same parameters on one machine, with one thread count, give bit for bit (01;
+    tests/test_reproducibility.py, benchmarks/reproducibility.py)."""
+    if isinstance(metrics, dict):
+        return {k: without_wall_clock(v) for k, v in metrics.items() if not is_wall_clock(str(k))}
+    if isinstance(metrics, list):
+        return [without_wall_clock(v) for v in metrics]
+    return metrics
+
+
 def read_metrics(path: str | Path) -> dict[str, Any]:
     """Read a metrics JSON written by :func:`write_metrics` (tests, report)."""
     return json.loads(Path(path).read_text())

@@ -22,8 +22,8 @@ from .checkpoint import RunStore
 from .metrics import summary_markdown_table, summary_rows, write_metrics
 from .parameters import format_parameters, injected_names, load_profiles, resolve
 from .paths import checkpoints_root, ensure_writable, metrics_path, run_figures_dir, run_models_dir
-from .plots import use_style
-from .training import Trainer, pick_device, seed_everything
+from .plots import shows_wall_clock, use_style
+from .training import Trainer, device_identity, pick_device, seed_everything
 
 
 class NotebookRun:
@@ -45,6 +45,7 @@ class NotebookRun:
         self.device = pick_device(device)
         self.metrics: dict[str, Any] = {}
         self.figures: list[Path] = []
+        self.wall_clock_figures: list[str] = []
         self.trainers: dict[str, Trainer] = {}
 
     @property
@@ -79,7 +80,7 @@ class NotebookRun:
             **config,
             "kind": "result",
             "seed": self.seed,
-            "device": self.device.type,
+            **device_identity(self.device),
             "torch": torch.__version__,
             "continuable": False,
         }
@@ -110,7 +111,12 @@ class NotebookRun:
     def figure(self, fig, name: str, show: bool = True, caption: str | None = None) -> None:
         """Save ``fig`` as ``<figures_dir>/<name>.png`` (listed in ``run.figures``), show it inline
         with its caption (``caption``, else the figure's title) in the output's metadata: the PDF
-        numbers it, "Figure N: caption" (``helpers.report``)."""
+        numbers it, "Figure N: caption" (``helpers.report``).
+
+        The PNG's bytes depend only on the drawn data (matplotlib writes no date into a PNG); a
+        figure of measured seconds (``helpers.plots.mark_wall_clock``) is also listed in the
+        metrics under ``wall_clock_figures``, the figures two cold runs may differ in.
+        """
         import matplotlib.pyplot as plt
 
         from .frontend import in_kernel
@@ -121,6 +127,8 @@ class NotebookRun:
         keep_legends_off_data(fig)
         fig.savefig(path)
         self.figures.append(path)
+        if shows_wall_clock(fig):
+            self.wall_clock_figures.append(path.name)
         if show and in_kernel():
             from IPython.display import display
 
@@ -164,6 +172,18 @@ class NotebookRun:
                 text += " The `full` profile sets " + ", ".join(changes) + "."
         return text
 
+    def reproducibility(self) -> dict[str, Any]:
+        """What decides this run's bits besides its parameters (README, "Reproducibility"): torch's
+        CPU thread count and the vector instruction set its kernels use, the processor, and the
+        figures drawn from measured wall-clock seconds (they differ between cold runs); top-level
+        keys of the metrics file, beside ``torch`` and ``device`` (01)."""
+        return {
+            "cpu_threads": torch.get_num_threads(),
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "processor": processor_name(),
+            "wall_clock_figures": sorted(self.wall_clock_figures),
+        }
+
     def finish(self) -> dict[str, Any]:
         """Write the metrics JSON and return it (the last cell of every notebook)."""
         payload = {
@@ -176,10 +196,22 @@ class NotebookRun:
             "torch": torch.__version__.split("+")[0],
             "device": str(self.device),
             "python": platform.python_version(),
+            **self.reproducibility(),
             **self.metrics,
         }
         write_metrics(self.metrics_path, payload)
         return payload
+
+
+def processor_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``), for the metrics (01)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def start_notebook(

@@ -46,6 +46,22 @@ def integer_ticks(axis) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
+WALL_CLOCK_ATTRIBUTE = "workbook_wall_clock"
+
+
+def mark_wall_clock(fig):
+    """Mark ``fig`` as drawn from measured wall-clock seconds (02): such a figure differs between two
+    cold runs even where every trained number agrees; ``NotebookRun.figure`` lists it in the
+    metrics under ``wall_clock_figures``. Returns ``fig``."""
+    setattr(fig, WALL_CLOCK_ATTRIBUTE, True)
+    return fig
+
+
+def shows_wall_clock(fig) -> bool:
+    """Whether ``fig`` was marked by :func:`mark_wall_clock` (``curves`` marks its ``x="time_s"`` plots) (02)."""
+    return bool(getattr(fig, WALL_CLOCK_ATTRIBUTE, False))
+
+
 def _as_image(t: torch.Tensor) -> np.ndarray:
     t = t.detach().cpu().float()
     if t.ndim == 3 and t.shape[0] in (1, 3):
@@ -140,6 +156,8 @@ def curves(
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
+    if x.endswith("time_s"):  # measured seconds on the x axis
+        mark_wall_clock(fig)
     return fig
 
 
@@ -512,7 +530,31 @@ def architecture_graph(model, input_size: tuple[int, ...], path, depth: int = 2,
     visual = max((draw(False), draw(True)), key=lambda v: (graph_scale(v), -graph_size(v)[1]))
     for fmt in ("png", "svg", "pdf"):
         visual.render(filename=path.with_suffix("").name, directory=str(path.parent), format=fmt, cleanup=True)
+    fixed_pdf_date(path.with_suffix(".pdf"))
     return VectorGraph(path.with_suffix(""), caption=title)
+
+
+def fixed_pdf_date(path) -> None:
+    """Replace the ``/CreationDate`` that cairo (graphviz's PDF writer) stamps from the clock with
+    ``$SOURCE_DATE_EPOCH`` (0 when unset), in place and at the same length so the PDF's byte
+    offsets stay valid: the same graph then gives the same bytes in every run (01).
+
+    cairo 1.16 (Debian 12) ignores ``SOURCE_DATE_EPOCH`` itself; PNG and SVG carry no date.
+    """
+    import os
+    import re
+    import time
+    from pathlib import Path
+
+    path = Path(path)
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(int(os.environ.get("SOURCE_DATE_EPOCH", "0"))))
+
+    def fixed(match: re.Match) -> bytes:
+        zone = match.group(2) or b""
+        return match.group(1) + stamp.encode() + (b"Z" if zone == b"Z" else b"+00'00'"[: len(zone)])
+
+    data = path.read_bytes()
+    path.write_bytes(re.sub(rb"(/(?:CreationDate|ModDate) ?\(D:)\d{14}(Z|[+-]\d\d'\d\d'?)?", fixed, data))
 
 
 def gradient_descent_1d_figure(title: str, etas=(0.05, 0.15, 0.3), start: float = 2.2, steps: int = 12):

@@ -60,6 +60,16 @@ def pick_device(preferred: str | None = None, verbose: bool = True) -> torch.dev
     return device
 
 
+def device_identity(device) -> dict[str, Any]:
+    """The part of a stored run's identity that the hardware setting decides (01): the device type
+    and, on CPU, torch's intra-op thread count. Another thread count splits the reductions of
+    convolutions and matrix products differently, so the trained weights differ in their last bits
+    (measured: ``OMP_NUM_THREADS=1`` against 2 threads); a run stored with one count is therefore
+    not reused for another. Set the count with ``OMP_NUM_THREADS`` before starting Python."""
+    device = torch.device(device)
+    return {"device": device.type, **({"threads": torch.get_num_threads()} if device.type == "cpu" else {})}
+
+
 @contextlib.contextmanager
 def evaluating(model: nn.Module):
     """Eval mode and no gradients inside the block; the model's previous mode afterwards (01).
@@ -589,7 +599,7 @@ class Trainer:
             "batch_size": self.batch_size,
             "weight_decay": self.weight_decay,
             "seed": self.seed,
-            "device": self.device.type,
+            **device_identity(self.device),
             "train": data_identity(train),
             "val": data_identity(evaluation),
             "corrupt": callable_identity(self.corrupt),
