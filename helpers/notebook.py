@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from . import fast_path
 from .checkpoint import RunStore
 from .metrics import metric_label, metric_value, write_metrics
 from .parameters import format_parameters, injected_names, load_profiles, resolve
@@ -46,6 +47,7 @@ class NotebookRun:
         self.metrics: dict[str, Any] = {}
         self.figures: list[Path] = []
         self.trainers: dict[str, Trainer] = {}
+        self._fast_path_from = len(fast_path.CHOSEN)  # this run's trainings' fast paths follow
 
     @property
     def figures_dir(self) -> Path:
@@ -166,6 +168,8 @@ class NotebookRun:
             "torch": torch.__version__.split("+")[0],
             "device": str(self.device),
             "python": platform.python_version(),
+            # one entry per training: its fast-path setting (precision, memory format, compiled) and why
+            "fast_path": fast_path.CHOSEN[self._fast_path_from :],
             **self.metrics,
         }
         write_metrics(self.metrics_path, payload)
