@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import platform
 import shutil
 import statistics
@@ -47,6 +48,7 @@ import torch
 PRECISIONS = ("fp32", "bf16")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 MODES = ("auto", "fp32")  # besides an explicit label such as "bf16+channels_last+compiled"
+ENVIRONMENT = "WORKBOOK_FAST_PATH"  # the default of every training's fast_path (e.g. "fp32": exact reproduction)
 
 MIN_PROBE_STEPS = 150  # shorter runs stay fp32 eager: a probe (~10 steps per candidate) would not pay
 COMPILE_FLOOR_S = 30.0  # a typical CPU compile: probed only when half the eager run could repay 2 of them
@@ -55,6 +57,12 @@ PROBE_ROUNDS = 2  # the timed steps are taken in this many interleaved rounds, t
 BF16_LOSS_TOLERANCE = 0.02  # bf16's probe losses: at most 2% (relative) from fp32's, step by step
 SIMPLER_MARGIN = 0.05  # a setting with one feature fewer is kept unless the other saves 5% more
 PROBE_VERSION = 1  # bump when the probe's procedure changes (old cached probes are then ignored)
+
+
+def default_mode() -> str:
+    """``$WORKBOOK_FAST_PATH`` or ``"auto"``: the fast path of a training that names none (01)."""
+    return os.environ.get(ENVIRONMENT, "auto") or "auto"
+
 
 # every training's chosen setting in this process (a notebook kernel): name -> record (metrics)
 CHOSEN: list[dict[str, Any]] = []
@@ -261,7 +269,8 @@ def probe(
     steps: int = PROBE_STEPS,
     rounds: int = PROBE_ROUNDS,
 ) -> dict[str, dict[str, float]]:
-    """Per setting label: median seconds per step, compile seconds (the warm-up of a compiled
+    """Per setting label: seconds per step (the fastest timed step: on a shared machine the least
+    disturbed one), compile seconds (the warm-up of a compiled
     setting beyond its own steady steps and beyond an eager warm-up's overhead) and the largest
     relative loss gap to the first setting (fp32 eager, the reference) (01).
 
@@ -277,7 +286,7 @@ def probe(
                 entry = raw.setdefault(setting.label, {"times": [], "warmup_s": [], "losses": result["losses"]})
                 entry["times"] += result["times"]
                 entry["warmup_s"].append(result["warmup_s"])
-    per_step = {label: statistics.median(entry["times"]) for label, entry in raw.items()}
+    per_step = {label: min(entry["times"]) for label, entry in raw.items()}  # the least disturbed step
     overhead = {label: min(entry["warmup_s"]) - 2 * per_step[label] for label, entry in raw.items()}
     eager_overhead = min(v for label, v in overhead.items() if "compiled" not in label)
     reference = raw[settings[0].label]["losses"]

@@ -19,7 +19,7 @@ from torch import nn
 
 from .checkpoint import RunStore, model_identity, state_fingerprint, tensor_fingerprint
 from .data import Batches
-from .fast_path import PROBE_STEPS, Setting, announce, compiled, resolve, restore_contiguous
+from .fast_path import PROBE_STEPS, Setting, announce, compiled, default_mode, resolve, restore_contiguous
 from .training import History, NonFiniteLossError, StoredRun, evaluating, progress
 
 
@@ -74,6 +74,35 @@ def gan_stepper(G: nn.Module, D: nn.Module, lr: float, beta1: float, reals: list
     return make
 
 
+def choose_gan_setting(
+    G: nn.Module,
+    D: nn.Module,
+    batches: Batches,
+    epochs: int,
+    lr: float,
+    beta1: float,
+    seed: int,
+    device,
+    fast_path: str,
+):
+    """The fast-path setting of a GAN run over ``batches`` of real images in [-1, 1] (a
+    :class:`helpers.fast_path.Choice`; the probe steps copies of G and D on the first batches) (05)."""
+    reals = [real for (real,), _ in zip(batches, range(PROBE_STEPS + 2))]
+    z_source = torch.Generator().manual_seed(seed + 1)
+    zs = [torch.randn(len(r), G.latent_dim, generator=z_source).to(device) for r in reals]
+    shape = [batches.batch_size, *batches.tensors[0].shape[1:]]
+    key = {"G": model_identity(G), "D": model_identity(D), "input": shape, "task": "gan"}
+    return resolve(
+        fast_path,
+        device,
+        epochs * len(batches),
+        key if reals else None,
+        gan_stepper(G, D, lr, beta1, reals, zs),
+        image_input=True,
+        allow_bf16=False,  # the adversarial game is kept in fp32
+    )
+
+
 def sample(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] from latent vectors ``z``, in eval mode, on CPU (05)."""
     device = next(G.parameters()).device
@@ -96,29 +125,18 @@ def train_gan(
     n_fixed: int = 16,
     snapshot_every: int = 1,
     show_progress: bool = True,
-    fast_path: str = "auto",
+    fast_path: str | None = None,
 ) -> tuple[History, dict]:
     """Train a GAN on ``images`` (N x C x H x W in [0, 1]); returns (history, fixed-noise snapshots) (05).
 
-    ``fast_path``: ``"auto"`` (measured fastest fp32 setting), ``"fp32"`` (eager, exact
-    reproduction) or a label such as ``"fp32+channels_last"`` (see ``helpers.fast_path``)."""
+    ``fast_path``: ``"auto"`` (measured fastest fp32 setting; the default unless
+    ``$WORKBOOK_FAST_PATH`` says otherwise), ``"fp32"`` (eager, exact reproduction) or a label such
+    as ``"fp32+channels_last"`` (see ``helpers.fast_path``)."""
     device = torch.device(device or "cpu")
     G.to(device), D.to(device)
     real_all = images.to(device) * 2 - 1
     batches = Batches(real_all, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
-    reals = [real for (real,), _ in zip(batches, range(PROBE_STEPS + 2))]
-    z_source = torch.Generator().manual_seed(seed + 1)
-    zs = [torch.randn(len(r), G.latent_dim, generator=z_source).to(device) for r in reals]
-    key = {"G": model_identity(G), "D": model_identity(D), "input": [batch_size, *images.shape[1:]], "task": "gan"}
-    choice = resolve(
-        fast_path,
-        device,
-        epochs * len(batches),
-        key if reals else None,
-        gan_stepper(G, D, lr, beta1, reals, zs),
-        image_input=True,
-        allow_bf16=False,  # the adversarial game is kept in fp32
-    )
+    choice = choose_gan_setting(G, D, batches, epochs, lr, beta1, seed, device, fast_path or default_mode())
     setting = choice.setting
     announce("GAN", choice, verbose=show_progress)
     torch.manual_seed(seed)

@@ -28,7 +28,7 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import RunStore, callable_identity, data_identity, model_identity, save_checkpoint, state_fingerprint
-from .fast_path import FP32_EAGER, MODES, PROBE_STEPS, Setting, announce, compiled, restore_contiguous
+from .fast_path import FP32_EAGER, MODES, PROBE_STEPS, Setting, announce, compiled, default_mode, restore_contiguous
 from .fast_path import resolve as resolve_fast_path
 
 _DEVICE_PRINTED: set[str] = set()
@@ -508,7 +508,8 @@ class Trainer:
     from a generator seeded by (seed, epoch); with ``parameter_groups`` every group follows the
     schedule at its own base rate.
 
-    ``fast_path`` (issue 22, :mod:`helpers.fast_path`): ``"auto"`` (the default) runs the training
+    ``fast_path`` (issue 22, :mod:`helpers.fast_path`): ``"auto"`` (the default, unless
+    ``$WORKBOOK_FAST_PATH`` says otherwise) runs the training
     in the setting a short timed probe measured to finish it soonest on this device: bf16 autocast
     (classifiers on hardware with native bf16 only), ``channels_last``, ``torch.compile`` (its
     compile time counted); runs under 150 steps stay fp32 eager. ``"fp32"`` is plain fp32 eager,
@@ -541,7 +542,7 @@ class Trainer:
         warmup: float = 0.3,
         label_smoothing: float = 0.0,
         augment: Augment | None = None,
-        fast_path: str = "auto",
+        fast_path: str | None = None,
     ):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -577,6 +578,7 @@ class Trainer:
             self.eval_loss_fn, self.loss_fn = self.loss_fn, nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         else:
             self.eval_loss_fn = self.loss_fn
+        fast_path = fast_path or default_mode()
         if fast_path not in MODES:
             Setting.parse(fast_path)  # refuses an unknown label before any training
         self.fast_path = fast_path
