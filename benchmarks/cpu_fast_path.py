@@ -11,6 +11,10 @@ process (so both see the same load), the compile seconds of a compiled choice, t
 training step (``torch.utils.flop_counter.FlopCounterMode``: forward and backward) and the achieved
 GFLOP/s as a fraction of an fp32 matmul's GFLOP/s measured in the same rounds (bf16 matmul beside
 it). On a shared machine the seconds move with the load; the ratios are what to read.
+
+``--results`` instead checks that bf16 keeps a model's results: 01's 002.P4.2 CNN trained with the
+notebook's default recipe (5 epochs, test accuracy target 98.5%) and 02's 000.1 conv AE (L1, 2
+epochs), each in fp32 eager and in bf16 + channels_last, with the final test numbers side by side.
 """
 
 from __future__ import annotations
@@ -199,6 +203,43 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def results_check(device: torch.device, ae_epochs: int = 2) -> None:
+    """``--results``: final test numbers of fp32 eager and bf16 + channels_last trainings."""
+    from helpers.training import Augment
+
+    mnist_train, mnist_test = load_splits("mnist-10k")
+    runs = {
+        "002.P4.2 CNN, 5 epochs (test acc)": (
+            FortyFilterCNN,
+            dict(
+                epochs=5,
+                lr=0.005,
+                optimizer="adamw",
+                weight_decay=1e-4,
+                schedule="onecycle",
+                label_smoothing=0.1,
+                augment=Augment.for_data("mnist-10k", shift=1),
+                batch_size=64,
+            ),
+            "test_acc",
+        ),
+        f"000.1 conv AE, L1, {ae_epochs} epochs (test L1)": (
+            lambda: conv_autoencoder(latent_dim=12),
+            dict(epochs=ae_epochs, loss="l1", task="reconstruction", batch_size=32),
+            "test_loss",
+        ),
+    }
+    print(f"{'training':<40}{'fp32':>10}{'bf16+channels_last':>20}{'difference':>12}")
+    for label, (build, options, key) in runs.items():
+        values = {}
+        for setting in ("fp32", "bf16+channels_last"):
+            torch.manual_seed(0)
+            trainer = Trainer(device=device, show_progress=False, seed=0, fast_path=setting, **options)
+            values[setting] = trainer.fit(build(), mnist_train, mnist_test).last(key)
+        a, b = values["fp32"], values["bf16+channels_last"]
+        print(f"{label:<40}{a:>10.4f}{b:>20.4f}{b - a:>+12.4f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="*", default=["residual32", "cnn40", "cae", "dcgan"], choices=list(CASES))
@@ -206,8 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=6, help="timed steps per setting and round")
     parser.add_argument("--stored", action="store_true", help="use the stored probes (WORKBOOK_CHECKPOINTS)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--results", action="store_true", help="check bf16's results against fp32 instead")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    if args.results:
+        results_check(device)
+        return 0
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {fast_path.cpu_name()}, "
         f"native bf16: {fast_path.native_bf16(device)}, compile possible: {fast_path.can_compile(device)}"
