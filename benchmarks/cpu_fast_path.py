@@ -203,16 +203,17 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def results_check(device: torch.device, ae_epochs: int = 2) -> None:
+def results_check(device: torch.device, cnn_epochs: int = 5, ae_epochs: int = 2, train_limit: int = 0) -> None:
     """``--results``: final test numbers of fp32 eager and bf16 + channels_last trainings."""
     from helpers.training import Augment
 
     mnist_train, mnist_test = load_splits("mnist-10k")
+    mnist_train = mnist_train.limited(train_limit, 0)
     runs = {
-        "002.P4.2 CNN, 5 epochs (test acc)": (
+        f"002.P4.2 CNN, {cnn_epochs} epochs (test acc)": (
             FortyFilterCNN,
             dict(
-                epochs=5,
+                epochs=cnn_epochs,
                 lr=0.005,
                 optimizer="adamw",
                 weight_decay=1e-4,
@@ -229,6 +230,7 @@ def results_check(device: torch.device, ae_epochs: int = 2) -> None:
             "test_loss",
         ),
     }
+    print(f"{len(mnist_train)} mnist-10k training images, {len(mnist_test)} test images")
     print(f"{'training':<40}{'fp32':>10}{'bf16+channels_last':>20}{'difference':>12}")
     for label, (build, options, key) in runs.items():
         values = {}
@@ -248,10 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stored", action="store_true", help="use the stored probes (WORKBOOK_CHECKPOINTS)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--results", action="store_true", help="check bf16's results against fp32 instead")
+    parser.add_argument("--cnn-epochs", type=int, default=5, help="--results: epochs of the 002.P4.2 CNN")
+    parser.add_argument("--ae-epochs", type=int, default=2, help="--results: epochs of the conv AE")
+    parser.add_argument("--train-limit", type=int, default=0, help="--results: training images (0: all)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if args.results:
-        results_check(device)
+        results_check(device, args.cnn_epochs, args.ae_epochs, args.train_limit)
         return 0
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, {fast_path.cpu_name()}, "
@@ -273,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                 for label, m in sorted(r["choice"].measured.items()):
                     print(
                         f"    probe {label:<30} {m['s_per_step'] * 1e3:8.1f} ms/step  compile {m['compile_s']:5.1f} s"
-                        f"  loss gap {m['loss_gap']:.4f}"
+                        f"  first-loss gap {m['loss_gap']:.4f}  trajectory gap {m.get('trajectory_gap', 0):.4f}"
                     )
     print()
     print(table(results))
