@@ -154,6 +154,8 @@ def test_the_decision_counts_compile_time_and_refuses_bf16_beyond_its_loss_toler
     assert decide(measured, settings, planned_steps=5000) == Setting("fp32", compiled=True)  # repaid
     measured["bf16"]["loss_gap"] = 0.5
     assert decide(measured, settings, planned_steps=500) == FP32_EAGER
+    measured["bf16"].update(loss_gap=0.001, trajectory_gap=0.2)  # a bf16 run that drifts away
+    assert decide(measured, settings, planned_steps=500) == FP32_EAGER
     measured["bf16"] = {"s_per_step": 0.099, "compile_s": 0.0, "loss_gap": 0.0}
     assert decide(measured, settings, planned_steps=500) == FP32_EAGER  # 1% faster: not worth a change
 
