@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/report_time.py [--profile default] [--notebooks 01_cnn_classifier ...]
                                                [--keep] [--report]
     .venv/bin/python benchmarks/report_time.py --publish      # the final `make report` run, timed
+    .venv/bin/python benchmarks/report_time.py --compare REF [--profile default] [--notebooks ...]
 
 Each notebook runs through the real runner (``python -m helpers.runner NAME --profile P --out TMP
 --no-report``) as a child process, with ``WORKBOOK_CHECKPOINTS`` and ``--out`` pointing into a fresh
@@ -18,6 +19,13 @@ default, every notebook, the report, and the figures published to ``figures/``) 
 temporary ``WORKBOOK_CHECKPOINTS``, then the same command again with ``--no-report`` on the stored
 runs (the warm rerun). Per-notebook wall seconds come from the runner's ``done in`` lines; CPU
 seconds are only known for the whole command there.
+
+``--compare REF`` times this worktree against the commit ``REF`` (any git revision, e.g. ``main`` or
+a hash) on the same machine in one go: ``REF`` is checked out with ``git worktree add --detach``
+into a temporary folder, and each notebook runs cold (a fresh ``WORKBOOK_CHECKPOINTS`` per tree,
+``--no-report``), this worktree's first, then ``REF``'s, notebook by notebook so that both see the
+same load. Each child gets ``PYTHONPATH`` of its own tree, so its kernel imports that tree's
+``helpers``. Printed per notebook: seconds new, seconds old and the new/old ratio.
 """
 
 from __future__ import annotations
@@ -39,11 +47,11 @@ from helpers.paths import PROFILES  # noqa: E402
 from helpers.runner import available_notebooks  # noqa: E402
 
 
-def timed(command: list[str], environment: dict[str, str]) -> tuple[float, float]:
-    """Run ``command`` to completion; its wall seconds and the CPU seconds of it and its children."""
+def timed(command: list[str], environment: dict[str, str], cwd: Path = ROOT) -> tuple[float, float]:
+    """Run ``command`` in ``cwd`` to completion; its wall seconds and the CPU seconds of it and its children."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    completed = subprocess.run(command, cwd=ROOT, env=environment)
+    completed = subprocess.run(command, cwd=cwd, env=environment)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if completed.returncode:
@@ -95,6 +103,60 @@ def publish(names: list[str], folder: Path, environment: dict[str, str]) -> None
     print(f"stored runs of this build: {folder / 'checkpoints'} (delete when done)")
 
 
+def checkout(ref: str, folder: Path) -> Path:
+    """``git worktree add --detach folder ref`` of this repository; the folder."""
+    subprocess.run(["git", "worktree", "add", "--detach", str(folder), ref], cwd=ROOT, check=True)
+    return folder
+
+
+def compare(ref: str, names: list[str], profile: str, folder: Path, environment: dict[str, str]) -> list[tuple]:
+    """``--compare``: cold runs of each notebook in this worktree and in ``ref``; rows (name, new s, old s)."""
+    trees = {"new": ROOT, "old": checkout(ref, folder / "ref")}
+    rows = []
+    try:
+        for name in names:
+            seconds = {}
+            for which, tree in trees.items():
+                command = [
+                    sys.executable,
+                    "-m",
+                    "helpers.runner",
+                    name,
+                    "--profile",
+                    profile,
+                    "--out",
+                    str(folder / which / "out"),
+                    "--no-report",
+                ]
+                env = {
+                    **environment,
+                    "WORKBOOK_CHECKPOINTS": str(folder / which / "checkpoints"),
+                    "PYTHONPATH": str(tree),
+                }
+                print(f"--- {name}: {which} ({tree}), cold", flush=True)
+                seconds[which] = timed(command, env, cwd=tree)[0]
+            rows.append((name, seconds["new"], seconds["old"]))
+            print(f"--- {name}: new {seconds['new']:.1f} s, old {seconds['old']:.1f} s", flush=True)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(trees["old"])], cwd=ROOT, check=False)
+    return rows
+
+
+def compare_table(ref: str, profile: str, rows: list[tuple]) -> str:
+    """The ``--compare`` table: per notebook seconds of this worktree and of ``ref``, and their ratio."""
+    load = os.getloadavg()
+    lines = [
+        f"profile {profile}, cold, this worktree (new) against {ref} (old), {os.cpu_count()} CPUs, "
+        f"load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}",
+        f"{'notebook':<24}{'new s':>10}{'old s':>10}{'new/old':>9}",
+    ]
+    for name, new, old in rows:
+        lines.append(f"{name:<24}{new:>10.1f}{old:>10.1f}{new / old:>9.2f}")
+    new, old = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    lines.append(f"{'total':<24}{new:>10.1f}{old:>10.1f}{new / old:>9.2f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="default", choices=PROFILES)
@@ -106,7 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time make report's own build (publishes figures/), cold then warm; profile default only",
     )
+    parser.add_argument(
+        "--compare",
+        metavar="REF",
+        help="time this worktree's and commit REF's cold runs one after the other; print new/old per notebook",
+    )
     args = parser.parse_args(argv)
+    if args.compare and args.publish:
+        parser.error("--compare and --publish are separate timings; choose one")
     if args.publish and args.profile != "default":
         parser.error("--publish times the default report build; leave --profile at default")
     names = args.notebooks or available_notebooks()
@@ -122,6 +191,19 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.publish:
         publish(names, folder, environment)
+        return 0
+    if args.compare:
+        try:
+            rows = compare(args.compare, names, args.profile, folder, environment)
+            print()
+            print(compare_table(args.compare, args.profile, rows))
+        finally:
+            if args.keep:
+                print(f"outputs kept in {folder}")
+            else:
+                import shutil
+
+                shutil.rmtree(folder, ignore_errors=True)
         return 0
     out = folder / "out"
     rows = {}

@@ -26,6 +26,7 @@ Data
 Training
 - ``training``      seeding, device choice, ``evaluating``, the ``Trainer`` (the one training loop) (01)
 - ``gan_training``  the DCGAN loop, on the trainer's stored runs (05)
+- ``fast_path``     bf16 / channels_last / ``torch.compile`` per model, chosen by a cached timed probe (01-05)
 - ``search``        the grid search of 003.2 through an executor: local process pool or Dask cluster (02)
 - ``distributed``   data-parallel training under torchrun: sharded batches, DDP, rank-0 writes (01, 03 in ``full``)
 

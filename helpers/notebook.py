@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from . import fast_path
 from .checkpoint import RunStore
 from .metrics import summary_markdown_table, summary_rows, write_metrics
 from .parameters import format_parameters, injected_names, load_profiles, resolve
@@ -47,6 +48,7 @@ class NotebookRun:
         self.figures: list[Path] = []
         self.wall_clock_figures: list[str] = []
         self.trainers: dict[str, Trainer] = {}
+        self._fast_path_from = len(fast_path.CHOSEN)  # this run's trainings' fast paths follow
 
     @property
     def figures_dir(self) -> Path:
@@ -197,6 +199,8 @@ class NotebookRun:
             "device": str(self.device),
             "python": platform.python_version(),
             **self.reproducibility(),
+            # one entry per training: its fast-path setting (precision, memory format, compiled) and why
+            "fast_path": fast_path.CHOSEN[self._fast_path_from :],
             **self.metrics,
         }
         write_metrics(self.metrics_path, payload)

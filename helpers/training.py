@@ -12,6 +12,7 @@ setting is the same. Models stay plain ``nn.Module``s: all training state lives 
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import random
 import sys
@@ -27,6 +28,8 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import RunStore, callable_identity, data_identity, model_identity, save_checkpoint, state_fingerprint
+from .fast_path import FP32_EAGER, MODES, PROBE_STEPS, Setting, announce, compiled, default_mode, restore_contiguous
+from .fast_path import resolve as resolve_fast_path
 
 _DEVICE_PRINTED: set[str] = set()
 
@@ -236,6 +239,7 @@ class History:
 
     epoch: dict[str, list[float]] = field(default_factory=dict)
     batch: dict[str, list[float]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)  # plain values about the run, e.g. its fast path
 
     def log_epoch(self, **values: float) -> None:
         """Append one value per key to the epoch history."""
@@ -262,12 +266,16 @@ class History:
 
     def state_dict(self) -> dict[str, Any]:
         """A ``weights_only``-safe dictionary of the history."""
-        return {"epoch": self.epoch, "batch": self.batch}
+        return {"epoch": self.epoch, "batch": self.batch, "meta": self.meta}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> History:
         """Rebuild a history saved with :meth:`state_dict`."""
-        return cls({k: list(v) for k, v in state["epoch"].items()}, {k: list(v) for k, v in state["batch"].items()})
+        return cls(
+            {k: list(v) for k, v in state["epoch"].items()},
+            {k: list(v) for k, v in state["batch"].items()},
+            dict(state.get("meta", {})),
+        )
 
 
 # --------------------------------------------------------------------------- tasks
@@ -508,9 +516,16 @@ class Trainer:
     :func:`schedule_factor`; ``label_smoothing`` softens the training cross-entropy (the
     evaluation loss stays plain); ``augment`` (:class:`Augment`) shifts/flips each training batch
     from a generator seeded by (seed, epoch); with ``parameter_groups`` every group follows the
-    schedule at its own base rate. On CUDA, bf16 autocast (``amp``) and ``channels_last`` are
-    on by default and the data sit on the device whole; ``compile=True`` wraps the forward pass in
-    ``torch.compile`` (CUDA only, off by default: use it where it was measured to pay off).
+    schedule at its own base rate.
+
+    ``fast_path`` (issue 22, :mod:`helpers.fast_path`): ``"auto"`` (the default, unless
+    ``$WORKBOOK_FAST_PATH`` says otherwise) runs the training
+    in the setting a short timed probe measured to finish it soonest on this device: bf16 autocast
+    (classifiers on hardware with native bf16 only), ``channels_last``, ``torch.compile`` (its
+    compile time counted); runs under 150 steps stay fp32 eager. ``"fp32"`` is plain fp32 eager,
+    the exact reproduction; a label such as ``"bf16+channels_last"`` forces a setting. The setting
+    used is ``trainer.setting``, recorded in ``history.meta["fast_path"]`` and part of
+    :meth:`config`. Data sit on the device whole.
     """
 
     def __init__(
@@ -537,9 +552,7 @@ class Trainer:
         warmup: float = 0.3,
         label_smoothing: float = 0.0,
         augment: Augment | None = None,
-        amp: bool | None = None,
-        channels_last: bool | None = None,
-        compile: bool = False,
+        fast_path: str | None = None,
     ):
         if epochs < 1:
             raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -575,17 +588,20 @@ class Trainer:
             self.eval_loss_fn, self.loss_fn = self.loss_fn, nn.CrossEntropyLoss(label_smoothing=label_smoothing)
         else:
             self.eval_loss_fn = self.loss_fn
-        cuda = self.device.type == "cuda"
-        self.amp = cuda if amp is None else bool(amp and cuda)  # bf16 autocast: CUDA only
-        self.channels_last = cuda if channels_last is None else bool(channels_last and cuda)
-        self.compile = bool(compile and cuda)  # measured per model before use
+        fast_path = fast_path or default_mode()
+        if fast_path not in MODES:
+            Setting.parse(fast_path)  # refuses an unknown label before any training
+        self.fast_path = fast_path
+        self.setting: Setting = FP32_EAGER  # the setting of the last fit (fp32 eager before any)
+        self.choice = None  # the last fit's helpers.fast_path.Choice
 
     def config(self, model: nn.Module, train, evaluation=None) -> dict[str, Any]:
         """Everything that makes a run: a stored run is reused only when all of it is equal.
 
         Architecture and initial weights (so frozen or pretrained parts count), every
         hyperparameter including the epoch count, seed, device type, the exact training and
-        evaluation data (content hashes), the corruption and the callbacks.
+        evaluation data (content hashes), the corruption, the callbacks and the fast-path setting
+        (precision, memory format, compiled; absent for fp32 eager, so older runs keep their name).
         """
         return {
             "model": model_identity(model),
@@ -620,21 +636,96 @@ class Trainer:
             recipe["label_smoothing"] = self.label_smoothing
         if self.augment is not None:
             recipe["augment"] = repr(self.augment)
-        if self.amp:
-            recipe["amp"] = "bf16"
+        if self.setting.identity() is not None:
+            recipe["fast_path"] = self.setting.identity()
         return recipe
 
-    def step(self, model: nn.Module, batch, loss_fn=None) -> tuple[torch.Tensor, dict]:
-        """Loss and extra counts of one batch for this trainer's task (bf16 autocast on CUDA)."""
+    def step(self, model: nn.Module, batch, loss_fn=None, setting: Setting | None = None) -> tuple[torch.Tensor, dict]:
+        """Loss and extra counts of one batch for this trainer's task, in ``setting`` (default: the
+        trainer's fast-path setting: bf16 autocast and/or channels_last where chosen)."""
         loss_fn = loss_fn or self.loss_fn
-        if self.channels_last and batch[0].dim() == 4:
-            batch = (batch[0].contiguous(memory_format=torch.channels_last), *batch[1:])
-        with torch.autocast(self.device.type, dtype=torch.bfloat16) if self.amp else contextlib.nullcontext():
+        setting = setting or self.setting
+        batch = (setting.input(batch[0]), *batch[1:])
+        with setting.autocast(self.device):
             if self.task == "classification":
                 loss, extra = classification_step(model, batch, loss_fn)
             else:
                 loss, extra = reconstruction_step(model, batch, loss_fn, self.corrupt)
         return loss.float(), extra
+
+    def _probe_key(self, model: nn.Module, batch) -> dict[str, Any]:
+        """What a training step's cost depends on, besides the machine (the fast path's cache key)."""
+        return {
+            "model": model_identity(model),
+            "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            "input": [list(batch[0].shape), str(batch[0].dtype)],
+            "task": self.task,
+            "loss": self.loss_name,
+            "optimizer": self.optimizer_name,
+        }
+
+    def optimizer_settings(self) -> dict[str, Any]:
+        """The optimizer's keyword options (``optimizer_options`` plus ``weight_decay``)."""
+        options = dict(self.optimizer_options)
+        if self.weight_decay:
+            options["weight_decay"] = self.weight_decay
+        return options
+
+    def probe_batches(self, train, count: int = PROBE_STEPS + 2) -> list[tuple[torch.Tensor, ...]]:
+        """The first ``count`` full training batches of epoch 0 (the fast-path probe's steps)."""
+        found = []
+        for batch in make_batches(
+            train, self.batch_size, shuffle=True, seed=self.seed, device=self.device, workers=self.workers
+        ):
+            if len(batch[0]) == self.batch_size:
+                found.append(tuple(batch))
+            if len(found) == count:
+                break
+        return found
+
+    def stepper(self, model: nn.Module, batches: list):
+        """``make_stepper(setting)`` for :func:`helpers.fast_path.resolve` (and the benchmark): a
+        copy of ``model`` and its optimizer in ``setting``, stepping through ``batches``."""
+        options = self.optimizer_settings()
+
+        def make(setting: Setting):
+            twin = setting.model(copy.deepcopy(model)).train()
+            groups = self.parameter_groups(twin) if self.parameter_groups else None
+            groups = groups or [p for p in twin.parameters() if p.requires_grad]
+            optimizer = make_optimizer(self.optimizer_name, groups, self.lr, **options)
+            forward = compiled(twin) if setting.compiled else twin
+
+            def step(index: int) -> float:
+                loss, _ = self.step(forward, batches[index % len(batches)], setting=setting)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                return loss.item()
+
+            return step
+
+        return make
+
+    def choose_setting(self, model: nn.Module, train, planned_steps: int):
+        """Resolve ``fast_path`` for this model, data and number of steps (the probe runs on copies;
+        the RNG state is untouched), see :func:`helpers.fast_path.resolve`."""
+        batches, key, image_input = [], None, False
+        if distributed.world_size() == 1 and self.fast_path == "auto":
+            batches = self.probe_batches(train)
+            if batches:
+                key = self._probe_key(model, batches[0])
+                image_input = batches[0][0].dim() == 4 and any(
+                    isinstance(m, nn.modules.conv._ConvNd) for m in model.modules()
+                )
+        return resolve_fast_path(
+            self.fast_path,
+            self.device,
+            planned_steps,
+            key,
+            self.stepper(model, batches) if key else None,
+            image_input=image_input,
+            allow_bf16=self.task == "classification",
+        )
 
     def evaluate(self, model: nn.Module, data, batch_size: int = 1000) -> dict[str, float]:
         """Mean loss (and accuracy for classifiers) over a whole data set, in eval mode."""
@@ -668,17 +759,21 @@ class Trainer:
         what the data is (``"test"`` for curves on the test set, ``"val"`` for a validation split).
         """
         model.to(self.device)
-        if self.channels_last:
-            model.to(memory_format=torch.channels_last)
         if self.augment is not None:
             self.augment.check(train)
-        torch.manual_seed(self.seed)
         parameters = [p for p in model.parameters() if p.requires_grad]
         if not parameters:
             raise ValueError(f"{self.name}: the model has no trainable parameters")
-        options = dict(self.optimizer_options)
-        if self.weight_decay:
-            options["weight_decay"] = self.weight_decay
+        options = self.optimizer_settings()
+        batches = distributed.shard(
+            make_batches(train, self.batch_size, shuffle=True, seed=self.seed, device=self.device, workers=self.workers)
+        )
+        total_steps = self.epochs * len(batches)
+        self.choice = self.choose_setting(model, train, total_steps)
+        self.setting = self.choice.setting
+        announce(self.name, self.choice, verbose=self.show_progress)
+        self.setting.model(model)
+        torch.manual_seed(self.seed)
         groups = self.parameter_groups(model) if self.parameter_groups else parameters
         optimizer = make_optimizer(self.optimizer_name, groups, self.lr, **options)
         self.optimizer = optimizer
@@ -698,12 +793,9 @@ class Trainer:
             else None
         )
         history = self._resume(stored)
+        history.meta["fast_path"] = self.choice.record()
         net = distributed.wrap(model, self.device)  # DDP under torchrun (helpers.distributed), else model
-        batches = distributed.shard(
-            make_batches(train, self.batch_size, shuffle=True, seed=self.seed, device=self.device, workers=self.workers)
-        )
-        total_steps = self.epochs * len(batches)
-        forward = torch.compile(net) if self.compile else net  # same parameters, same state_dict
+        fast = compiled(net) if self.setting.compiled else net  # same parameters, same state_dict
         epochs = range(history.epochs_done, history.epochs_done if self.stopped_early else self.epochs)
         bar = progress(
             epochs,
@@ -727,7 +819,8 @@ class Trainer:
                         group["lr"] = base * factor
                 if self.augment is not None:
                     batch = (self.augment(batch[0], augment_rng), *batch[1:])
-                loss, extra = self.step(forward, batch)
+                # the compiled graph is for full batches; a last, shorter batch runs eagerly (no recompile)
+                loss, extra = self.step(fast if len(batch[0]) == self.batch_size else net, batch)
                 if not torch.isfinite(loss):
                     raise NonFiniteLossError(
                         f"{self.name}: loss became {loss.item()} at epoch {epoch + 1}, batch {index + 1} "
@@ -767,6 +860,8 @@ class Trainer:
                 self.stopped_early = True
                 break
         bar.close()
+        if self.setting.memory_format != "contiguous":
+            restore_contiguous(model)  # an ordinary model for what follows (plots, predict, saving)
         return history
 
 
