@@ -270,9 +270,12 @@ def split_item(key: str) -> tuple[str, str]:
     return (found.group(1), (found.group(2) or "").replace("_", " ")) if found else (key, "")
 
 
-def summary_rows(metrics: dict[str, Any], keep=lambda key: True) -> list[tuple[str, str, str, str, str]]:
+def summary_rows(
+    metrics: dict[str, Any], keep=lambda key: True, verdicts_only: bool = False
+) -> list[tuple[str, str, str, str, str]]:
     """``(item, what, value, target, verdict)`` for every headline number and verdict of a metrics
-    dictionary, items in recorded order (report summaries, every notebook's last cell)."""
+    dictionary, items in recorded order (every notebook's last cell); ``verdicts_only`` keeps the
+    verdicts and targets alone, each with its numbers (the report's and the hand-ins' summaries)."""
     rows = []
     for key, values in metrics.items():
         if not isinstance(values, dict) or key in ("datasets", "parameters") or not keep(key):
@@ -285,7 +288,7 @@ def summary_rows(metrics: dict[str, Any], keep=lambda key: True) -> list[tuple[s
                     if isinstance(verdict, dict):
                         what, *rest = verdict_words(verdict)
                         rows.append((item, prefix + what, *rest))
-            else:
+            elif not verdicts_only:
                 rows.append((item, prefix + metric_label(name), metric_value(name, value), "", ""))
     return rows
 

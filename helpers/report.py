@@ -119,24 +119,35 @@ def clean_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def readable_summary(metrics: dict, keep=lambda key: True) -> str:
+def readable_summary(metrics: dict, keep=lambda key: True, verdicts_only: bool = False) -> str:
     """A Markdown table ``item | what | value | target | verdict``, one row per recorded number and
-    per verdict, in words (report summaries; :func:`helpers.metrics.summary_rows`)."""
+    per verdict (``verdicts_only``: per verdict and target alone), in words (report summaries;
+    :func:`helpers.metrics.summary_rows`)."""
     from .metrics import summary_markdown_table, summary_rows
 
-    return summary_markdown_table(summary_rows(metrics, keep))
+    return summary_markdown_table(summary_rows(metrics, keep, verdicts_only))
+
+
+SUMMARY_NOTE = (
+    "Each row is a verdict or a target that the run computed from its own numbers, with those numbers; "
+    "every other recorded number is in the closing table of its notebook."
+)
 
 
 def summary_markdown(
-    metrics_files: Iterable[Path], keep=lambda key: True, heading: str = "# Summary of measured numbers"
+    metrics_files: Iterable[Path],
+    keep=lambda key: True,
+    heading: str = "# Summary: verdicts and targets",
+    verdicts_only: bool = True,
 ) -> str:
-    """A Markdown section listing each notebook's data sets, wall time and headline numbers."""
+    """A Markdown section listing each notebook's data sets, wall time and its verdicts and targets
+    (``verdicts_only=False``: every headline number too) (the report and the hand-ins)."""
     from .metrics import read_metrics
 
-    parts = [heading, ""]
+    parts = [heading, "", SUMMARY_NOTE if verdicts_only else "", ""]
     for path in sorted(metrics_files):
         metrics = read_metrics(path)
-        table = readable_summary(metrics, keep)
+        table = readable_summary(metrics, keep, verdicts_only)
         if table.count("\n") < 2:
             continue
         datasets = ", ".join(f"{k}: `{v}`" for k, v in metrics.get("datasets", {}).items() if keep(k))

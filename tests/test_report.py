@@ -211,3 +211,25 @@ def test_figures_are_numbered_with_their_captions_in_the_pdf(tmp_path):
     pdf = build_report([source], tmp_path / "report", "smoke", per_notebook=False)[0]
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "Figure 1: first curve (mnist-10k, smoke)" in text and "Figure 2" in text
+
+
+def test_the_reports_summary_lists_verdicts_and_targets_and_leaves_plain_numbers_to_the_notebooks(tmp_path):
+    from helpers.metrics import write_metrics
+    from helpers.report import SUMMARY_NOTE, summary_markdown
+    from helpers.statements import compare, meets
+
+    verdict = compare("momentum", 92, "SGD", 85, spread=(3.0, "standard error"), fmt="{:.0f}%", key="m")
+    target = meets("the test accuracy", 0.9812, "the target", 0.985, "higher", "{:.2%}", key="t")
+    metrics = {
+        "notebook": "01_cnn_classifier",
+        "profile": "smoke",
+        "002.P4.1": {"a_side": 49},
+        "001": {"test_acc_100": 0.92, "verdicts": {"m": {**verdict.verdict, "sentence": verdict.text}}},
+        "004.Ex1": {"verdicts": {"t": {**target.verdict, "sentence": target.text}}},
+    }
+    path = write_metrics(tmp_path / "01_cnn_classifier.json", metrics)
+    short = summary_markdown([path])
+    assert SUMMARY_NOTE in short and "momentum beats SGD" in short and "≥ 98.50%" in short
+    assert "a side" not in short and "| 002.P4.1 |" not in short  # plain numbers: the notebook's own table
+    full = summary_markdown([path], verdicts_only=False)
+    assert "a side" in full and "momentum beats SGD" in full
