@@ -297,10 +297,11 @@ def similar(
 ) -> Statement:
     """Whether positive numbers are similar (largest / smallest <= ``max_ratio``) or differ by a factor."""
     _finite(**values)
+    values = {n: float(v) for n, v in values.items()}  # as recorded, so recheck() sees the same numbers
     if min(values.values()) <= 0:
         raise ValueError(f"similar() compares positive numbers by their ratio; got {dict(values)}")
     ratio = max(values.values()) / min(values.values())
-    outcome = "similar" if ratio <= max_ratio else "different"
+    outcome = "similar" if max(values.values()) <= max_ratio * min(values.values()) else "different"  # = recheck
     listing = ", ".join(f"{n} {fmt.format(v)}" for n, v in values.items())
     if outcome == "similar":
         text = f"the {what} are similar ({listing}: at most {ratio:.2f}× apart, within {max_ratio:g}×)"

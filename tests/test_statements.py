@@ -366,3 +366,11 @@ def test_equal_numbers_without_a_spread_are_no_difference_not_a_crash():
     s = compare("DCGAN", 7, "AE decoder", 7, key="eq")
     assert s.outcome == "same" and s.text.startswith("DCGAN and AE decoder are equal") and recheck(s.verdict) == "same"
     assert sentence_matches(s.verdict, s.text)
+
+
+def test_similar_at_the_boundary_agrees_with_its_recheck():
+    import numpy as np
+
+    for values in ({"a": 0.62, "b": 0.93}, {"a": np.float32(0.62), "b": np.float32(0.93)}, {"a": 2.0, "b": 3.0}):
+        s = similar(values, "times", key="t")
+        assert recheck(s.verdict) == s.outcome, values
