@@ -182,7 +182,7 @@ class NotebookRun:
         return {
             "cpu_threads": torch.get_num_threads(),
             "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "processor": processor_name(),
+            "processor": fast_path.cpu_name(),
             "wall_clock_figures": sorted(self.wall_clock_figures),
         }
 
@@ -205,17 +205,6 @@ class NotebookRun:
         }
         write_metrics(self.metrics_path, payload)
         return payload
-
-
-def processor_name() -> str:
-    """The CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``), for the metrics (01)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def start_notebook(
