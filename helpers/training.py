@@ -518,7 +518,7 @@ class Trainer:
     from a generator seeded by (seed, epoch); with ``parameter_groups`` every group follows the
     schedule at its own base rate.
 
-    ``fast_path`` (issue 22, :mod:`helpers.fast_path`): ``"auto"`` (the default, unless
+    ``fast_path`` (:mod:`helpers.fast_path`): ``"auto"`` (the default, unless
     ``$WORKBOOK_FAST_PATH`` says otherwise) runs the training
     in the setting a short timed probe measured to finish it soonest on this device: bf16 autocast
     (classifiers on hardware with native bf16 only), ``channels_last``, ``torch.compile`` (its
