@@ -203,25 +203,30 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def results_check(device: torch.device, cnn_epochs: int = 5, ae_epochs: int = 2, train_limit: int = 0) -> None:
-    """``--results``: final test numbers of fp32 eager and bf16 + channels_last trainings."""
+def cnn40_recipe() -> dict:
+    """The 002.P4.2 CNN's training recipe in notebook 01 (one-cycle AdamW, shifts, label smoothing),
+    without its epochs; also used by ``benchmarks/training_profile.py``."""
     from helpers.training import Augment
 
+    return dict(
+        lr=0.005,
+        optimizer="adamw",
+        weight_decay=1e-4,
+        schedule="onecycle",
+        label_smoothing=0.1,
+        augment=Augment.for_data("mnist-10k", shift=1),
+        batch_size=64,
+    )
+
+
+def results_check(device: torch.device, cnn_epochs: int = 5, ae_epochs: int = 2, train_limit: int = 0) -> None:
+    """``--results``: final test numbers of fp32 eager and bf16 + channels_last trainings."""
     mnist_train, mnist_test = load_splits("mnist-10k")
     mnist_train = mnist_train.limited(train_limit, 0)
     runs = {
         f"002.P4.2 CNN, {cnn_epochs} epochs (test acc)": (
             FortyFilterCNN,
-            dict(
-                epochs=cnn_epochs,
-                lr=0.005,
-                optimizer="adamw",
-                weight_decay=1e-4,
-                schedule="onecycle",
-                label_smoothing=0.1,
-                augment=Augment.for_data("mnist-10k", shift=1),
-                batch_size=64,
-            ),
+            dict(epochs=cnn_epochs, **cnn40_recipe()),
             "test_acc",
         ),
         f"000.1 conv AE, L1, {ae_epochs} epochs (test L1)": (

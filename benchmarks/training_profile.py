@@ -23,10 +23,12 @@ from torch.profiler import ProfilerActivity, profile
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.append(str(ROOT))  # after PYTHONPATH, so another checkout's helpers can be profiled
 
+from cpu_fast_path import cnn40_recipe  # noqa: E402  (this folder: the same recipe)
+
 from helpers.data import load_splits  # noqa: E402
 from helpers.models.autoencoders import conv_autoencoder  # noqa: E402
 from helpers.models.classifiers import FortyFilterCNN  # noqa: E402
-from helpers.training import Augment, Trainer  # noqa: E402
+from helpers.training import Trainer  # noqa: E402
 
 
 def runs(images: int, epochs: int, fast_path: str | None):
@@ -37,13 +39,7 @@ def runs(images: int, epochs: int, fast_path: str | None):
     common = dict(device="cpu", show_progress=False, seed=0, **extra)
     cnn = Trainer(
         epochs,
-        lr=0.005,
-        optimizer="adamw",
-        weight_decay=1e-4,
-        schedule="onecycle",
-        label_smoothing=0.1,
-        augment=Augment.for_data("mnist-10k", shift=1),
-        batch_size=64,
+        **cnn40_recipe(),
         **common,
     )
     cae = Trainer(epochs, loss="l1", task="reconstruction", batch_size=32, **common)
