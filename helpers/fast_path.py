@@ -17,9 +17,15 @@ per candidate on copies of the model (:func:`choose`):
   ``channels_last`` by ~0.5%, so this only catches a bf16 run that goes astray; whether a model's
   results hold is measured by ``benchmarks/cpu_fast_path.py --results``).
 - ``channels_last`` only for models that take 4-D images.
+- the optimizer's fused kernel (``fused=True``: one kernel per step for all parameters instead of a
+  Python loop of small ones) wherever the optimizer has one on the device (Adam, AdamW and SGD, on
+  CPU and CUDA): it is not probed but used for every candidate alike, since it was faster for
+  every model of the workbook (``benchmarks/cpu_fast_path.py --optimizer`` prints the table).
 - ``torch.compile`` only where its compile time, measured by the probe and counted in full, is
   repaid by the planned number of steps; compile is only probed when the run is long enough that
-  it could be (:data:`COMPILE_FLOOR_S`).
+  it could be: on CPU when :data:`CPU_COMPILE_GAIN` of the eager run would repay the compile probe
+  and one compile (:data:`CPU_COMPILE_PROBE_S`), on CUDA when half of it would repay two compiles of
+  :data:`COMPILE_FLOOR_S`.
 - A run shorter than :data:`MIN_PROBE_STEPS` steps is not probed: it stays fp32 eager (the smoke
   profile and the tests run exactly as before).
 
@@ -55,13 +61,19 @@ MODES = ("auto", "fp32")  # besides an explicit label such as "bf16+channels_las
 ENVIRONMENT = "WORKBOOK_FAST_PATH"  # the default of every training's fast_path (e.g. "fp32": exact reproduction)
 
 MIN_PROBE_STEPS = 150  # shorter runs stay fp32 eager: a probe (~10 steps per candidate) would not pay
-COMPILE_FLOOR_S = 30.0  # a typical CPU compile: probed only when half the eager run could repay 2 of them
+COMPILE_FLOOR_S = 30.0  # a typical compile: on CUDA probed only when half the eager run could repay 2 of them
+# On CPU, compile saved at most 10% per step over the best eager setting for this workbook's models
+# (004.Ex1 residual, bf16: 14.7 against 16.4 ms, measured by the probe of a default run on 2 cores),
+# while the compile probe itself cost 27 s (two compiles and a second fp32 round): it is only probed
+# when that saving, rounded up to 15%, of the eager run would repay the probe and one compile.
+CPU_COMPILE_GAIN = 0.15
+CPU_COMPILE_PROBE_S = 45.0
 PROBE_STEPS = 4  # timed steps per candidate and round (after 2 warm-up steps)
 PROBE_ROUNDS = 2  # the timed steps are taken in this many interleaved rounds, the median kept
 BF16_LOSS_TOLERANCE = 0.01  # bf16's loss on the first batch (same weights): within 1% (relative) of fp32's
 BF16_DRIFT_TOLERANCE = 0.05  # and over the probe's steps within 5% (fp32 reorderings alone drift ~0.5%)
 SIMPLER_MARGIN = 0.05  # a setting with one feature fewer is kept unless the other saves 5% more
-PROBE_VERSION = 2  # bump when the probe's procedure changes (old cached probes are then ignored)
+PROBE_VERSION = 3  # bump when the probe's procedure changes (old cached probes are then ignored)
 
 
 def default_mode() -> str:
@@ -75,11 +87,13 @@ CHOSEN: list[dict[str, Any]] = []
 
 @dataclass(frozen=True)
 class Setting:
-    """One way to run a training: ``precision`` (fp32, bf16 autocast), ``memory_format`` and ``compiled``."""
+    """One way to run a training: ``precision`` (fp32, bf16 autocast), ``memory_format``, ``compiled``
+    and ``fused_optimizer`` (the optimizer's one-kernel step, where it has one)."""
 
     precision: str = "fp32"
     memory_format: str = "contiguous"
     compiled: bool = False
+    fused_optimizer: bool = False
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:
@@ -89,46 +103,56 @@ class Setting:
 
     @property
     def label(self) -> str:
-        """``"fp32"``, ``"bf16+channels_last"``, ``"fp32+channels_last+compiled"``, ..."""
+        """``"fp32"``, ``"bf16+channels_last"``, ``"fp32+channels_last+compiled+fused"``, ..."""
         parts = [self.precision]
         if self.memory_format != "contiguous":
             parts.append(self.memory_format)
         if self.compiled:
             parts.append("compiled")
+        if self.fused_optimizer:
+            parts.append("fused")
         return "+".join(parts)
 
     @property
     def features(self) -> int:
         """How many departures from fp32 eager contiguous (ties go to the simpler setting)."""
-        return (self.precision != "fp32") + (self.memory_format != "contiguous") + self.compiled
+        return (self.precision != "fp32") + (self.memory_format != "contiguous") + self.compiled + self.fused_optimizer
 
     @classmethod
     def parse(cls, text: str) -> Setting:
-        """The setting of a label (``"fp32"``, ``"bf16+channels_last"``, ``"fp32+compiled"``)."""
+        """The setting of a label (``"fp32"``, ``"bf16+channels_last"``, ``"fp32+compiled+fused"``)."""
         parts = str(text).split("+")
-        unknown = [p for p in parts[1:] if p not in ("channels_last", "compiled")]
+        unknown = [p for p in parts[1:] if p not in ("channels_last", "compiled", "fused")]
         if parts[0] not in PRECISIONS or unknown or len(set(parts)) != len(parts):
             raise ValueError(
                 f"unknown fast path {text!r}; use 'auto', 'fp32' or a label such as "
-                "'bf16', 'fp32+channels_last', 'bf16+channels_last+compiled'"
+                "'bf16', 'fp32+channels_last', 'bf16+channels_last+compiled', 'fp32+fused'"
             )
-        return cls(parts[0], "channels_last" if "channels_last" in parts else "contiguous", "compiled" in parts)
+        memory_format = "channels_last" if "channels_last" in parts else "contiguous"
+        return cls(parts[0], memory_format, "compiled" in parts, "fused" in parts)
 
     def identity(self) -> dict[str, Any] | None:
         """What a stored run's fingerprint records: ``None`` for fp32 eager contiguous (so runs stored
-        before the fast path keep their fingerprint), else precision, memory format and compile."""
+        before the fast path keep their fingerprint), else precision, memory format, compile and the
+        fused optimizer (listed only when on, so runs stored before it existed keep their name)."""
         if not self.features:
             return None
-        return {"precision": self.precision, "memory_format": self.memory_format, "compiled": self.compiled}
+        identity = {"precision": self.precision, "memory_format": self.memory_format, "compiled": self.compiled}
+        return {**identity, "fused_optimizer": True} if self.fused_optimizer else identity
 
     def record(self) -> dict[str, Any]:
-        """Precision, memory format and compile as plain values (history and metrics)."""
+        """Precision, memory format, compile and fused optimizer as plain values (history and metrics)."""
         return {
             "setting": self.label,
             "precision": self.precision,
             "memory_format": self.memory_format,
             "compiled": self.compiled,
+            "fused_optimizer": self.fused_optimizer,
         }
+
+    def optimizer_options(self, optimizer: type[torch.optim.Optimizer] | str) -> dict[str, Any]:
+        """``{"fused": True}`` for this setting's optimizer where it has a fused kernel, else ``{}``."""
+        return {"fused": True} if self.fused_optimizer and has_fused_kernel(optimizer) else {}
 
     def autocast(self, device: torch.device | str):
         """The bf16 autocast context for ``device`` (a no-op context for fp32)."""
@@ -219,15 +243,37 @@ def machine_identity(device: torch.device | str) -> dict[str, Any]:
     }
 
 
-def candidates(device: torch.device | str, image_input: bool, allow_bf16: bool, allow_compile: bool) -> list[Setting]:
-    """The settings worth probing for a model on ``device``, fp32 eager first."""
+FUSED_OPTIMIZERS = ("SGD", "Adam", "AdamW")  # torch optimizers with a fused CPU and CUDA kernel
+
+
+def has_fused_kernel(optimizer: type[torch.optim.Optimizer] | str) -> bool:
+    """Whether ``optimizer`` (a class or a name such as ``"adamw"``) has a fused (one-kernel) step."""
+    name = optimizer if isinstance(optimizer, str) else optimizer.__name__
+    return name.lower() in {n.lower() for n in FUSED_OPTIMIZERS}
+
+
+def candidates(
+    device: torch.device | str, image_input: bool, allow_bf16: bool, allow_compile: bool, fused: bool = False
+) -> list[Setting]:
+    """The settings worth probing for a model on ``device``, fp32 eager first; with ``fused`` (the
+    optimizer has a fused kernel) every candidate uses it."""
     device = torch.device(device)
     if device.type not in ("cpu", "cuda"):
         return [FP32_EAGER]
     precisions = ["fp32", "bf16"] if allow_bf16 and native_bf16(device) else ["fp32"]
     formats = ["contiguous", "channels_last"] if image_input else ["contiguous"]
     compiled = [False, True] if allow_compile and can_compile(device) else [False]
-    return [Setting(p, f, c) for c in compiled for p in precisions for f in formats]
+    return [Setting(p, f, c, fused) for c in compiled for p in precisions for f in formats]
+
+
+def worth_probing_compile(device: torch.device | str, eager_s: float) -> bool:
+    """Whether an eager run of ``eager_s`` seconds is long enough that compiling it could pay (see
+    :data:`CPU_COMPILE_GAIN`; on CUDA half the run against two compiles of :data:`COMPILE_FLOOR_S`)."""
+    if not can_compile(device):
+        return False
+    if torch.device(device).type == "cpu":
+        return eager_s * CPU_COMPILE_GAIN > CPU_COMPILE_PROBE_S
+    return eager_s * 0.5 > 2 * COMPILE_FLOOR_S
 
 
 # --------------------------------------------------------------------------- the probe
@@ -367,11 +413,14 @@ def resolve(
     image_input: bool,
     allow_bf16: bool,
     cache_root: Path | None = None,
+    fused_optimizer: bool = False,
 ) -> Choice:
     """The setting of one training: the requested one, or for ``"auto"`` the measured choice (01).
 
     ``key`` names what the timings depend on (architecture, batch shape, task, optimizer); with
     ``None`` or no ``make_stepper`` (e.g. a lazily loaded data set) ``auto`` stays fp32 eager.
+    ``fused_optimizer``: the training's optimizer has a fused kernel (:func:`has_fused_kernel`), so
+    every probed setting, and the chosen one, use it.
     """
     if fast_path != "auto":
         setting = FP32_EAGER if fast_path == "fp32" else Setting.parse(fast_path)
@@ -380,7 +429,13 @@ def resolve(
         return Choice(setting, "requested", planned_steps, {})
     if key is None or make_stepper is None or planned_steps < MIN_PROBE_STEPS:
         return Choice(FP32_EAGER, "short run" if key is not None else "no candidates", planned_steps, {})
-    full_key = {"probe": PROBE_VERSION, **key, **machine_identity(device), "bf16_allowed": bool(allow_bf16)}
+    full_key = {
+        "probe": PROBE_VERSION,
+        **key,
+        **machine_identity(device),
+        "bf16_allowed": bool(allow_bf16),
+        "fused_optimizer": bool(fused_optimizer),
+    }
     path = cache_path(full_key, cache_root)
     measured: dict[str, dict[str, float]] = {}
     try:
@@ -389,25 +444,25 @@ def resolve(
         pass
     source = "stored probe"
     started = time.perf_counter()
-    eager = candidates(device, image_input, allow_bf16, allow_compile=False)
-    if len(eager) == 1 and not can_compile(device):
+    eager = candidates(device, image_input, allow_bf16, allow_compile=False, fused=fused_optimizer)
+    reference = eager[0]  # fp32 eager contiguous (with the fused optimizer where there is one)
+    if len(eager) == 1 and not can_compile(device) and not fused_optimizer:
         return Choice(FP32_EAGER, "no candidates", planned_steps, {})
     missing = [s for s in eager if s.label not in measured]
     if missing:
-        measured.update(probe(make_stepper, eager if FP32_EAGER in missing else [FP32_EAGER, *missing], device))
+        measured.update(probe(make_stepper, eager if reference in missing else [reference, *missing], device))
         source = "probe"
     best = decide(measured, eager, planned_steps)
-    worth_compiling = planned_steps * measured[best.label]["s_per_step"] * 0.5 > 2 * COMPILE_FLOOR_S
     settings = list(eager)
-    if worth_compiling and can_compile(device):
+    if worth_probing_compile(device, planned_steps * measured[best.label]["s_per_step"]):
         # the best eager precision, compiled, in each memory format (compile reorders what is fast)
-        compiled = [s for s in candidates(device, image_input, allow_bf16, True) if s.compiled]
+        compiled = [s for s in candidates(device, image_input, allow_bf16, True, fused_optimizer) if s.compiled]
         compiled = [s for s in compiled if s.precision == best.precision]
         missing = [s for s in compiled if s.label not in measured]
         if missing:
             quiet_compiler_warnings()
-            timed = probe(make_stepper, [FP32_EAGER, *missing], device, rounds=1)
-            measured.update({k: v for k, v in timed.items() if k != FP32_EAGER.label})
+            timed = probe(make_stepper, [reference, *missing], device, rounds=1)
+            measured.update({k: v for k, v in timed.items() if k != reference.label})
             source = "probe"
         settings += compiled
     if source == "probe":
@@ -435,8 +490,9 @@ def announce(name: str, choice: Choice, verbose: bool = True) -> None:
     CHOSEN.append({"name": name, **{k: v for k, v in choice.record().items() if k != "measured"}})
     if verbose and choice.source in ("probe", "stored probe"):
         m = choice.measured
-        speed = m["fp32"]["s_per_step"] / m[choice.setting.label]["s_per_step"] if "fp32" in m else float("nan")
+        reference = "fp32+fused" if choice.setting.fused_optimizer else "fp32"
+        speed = m[reference]["s_per_step"] / m[choice.setting.label]["s_per_step"] if reference in m else float("nan")
         print(
-            f"{name}: fast path {choice.setting.label} ({speed:.2f}x fp32 eager per step, "
+            f"{name}: fast path {choice.setting.label} ({speed:.2f}x {reference} eager per step, "
             f"{choice.source}{f', {choice.probe_s:.0f} s' if choice.source == 'probe' else ''})"
         )

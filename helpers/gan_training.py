@@ -48,11 +48,13 @@ def gan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: to
     return out
 
 
-def adam_pair(G: nn.Module, D: nn.Module, lr: float = 2e-4, beta1: float = 0.5):
-    """The DCGAN paper's optimizers: Adam, lr 2e-4, betas (0.5, 0.999) for both networks (05)."""
+def adam_pair(G: nn.Module, D: nn.Module, lr: float = 2e-4, beta1: float = 0.5, setting: Setting | None = None):
+    """The DCGAN paper's optimizers: Adam, lr 2e-4, betas (0.5, 0.999) for both networks, with
+    Adam's fused kernel where ``setting`` uses it (05)."""
+    fused = setting.optimizer_options(torch.optim.Adam) if setting is not None else {}
     return (
-        torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, 0.999)),
-        torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999)),
+        torch.optim.Adam(G.parameters(), lr=lr, betas=(beta1, 0.999), **fused),
+        torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999), **fused),
     )
 
 
@@ -62,7 +64,7 @@ def gan_stepper(G: nn.Module, D: nn.Module, lr: float, beta1: float, reals: list
 
     def make(setting: Setting):
         g, d = setting.model(copy.deepcopy(G)).train(), setting.model(copy.deepcopy(D)).train()
-        opt_g, opt_d = adam_pair(g, d, lr, beta1)
+        opt_g, opt_d = adam_pair(g, d, lr, beta1, setting)
         g_run, d_run = (compiled(g), compiled(d)) if setting.compiled else (g, d)
 
         def step(index: int) -> float:
@@ -100,6 +102,7 @@ def choose_gan_setting(
         gan_stepper(G, D, lr, beta1, reals, zs),
         image_input=True,
         allow_bf16=False,  # the adversarial game is kept in fp32
+        fused_optimizer=True,  # Adam has a fused kernel
     )
 
 
@@ -149,7 +152,7 @@ def train_gan(
     setting = choice.setting
     announce("GAN", choice, verbose=show_progress)
     torch.manual_seed(seed)
-    opt_g, opt_d = adam_pair(G, D, lr, beta1)
+    opt_g, opt_d = adam_pair(G, D, lr, beta1, setting)
     fixed = torch.randn(n_fixed, G.latent_dim, generator=torch.Generator().manual_seed(seed))
     config = {
         "G": model_identity(G),

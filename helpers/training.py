@@ -28,7 +28,17 @@ from torch import nn
 
 from . import distributed
 from .checkpoint import RunStore, callable_identity, data_identity, model_identity, save_checkpoint, state_fingerprint
-from .fast_path import FP32_EAGER, MODES, PROBE_STEPS, Setting, announce, compiled, default_mode, restore_contiguous
+from .fast_path import (
+    FP32_EAGER,
+    MODES,
+    PROBE_STEPS,
+    Setting,
+    announce,
+    compiled,
+    default_mode,
+    has_fused_kernel,
+    restore_contiguous,
+)
 from .fast_path import resolve as resolve_fast_path
 
 _DEVICE_PRINTED: set[str] = set()
@@ -692,7 +702,8 @@ class Trainer:
             twin = setting.model(copy.deepcopy(model)).train()
             groups = self.parameter_groups(twin) if self.parameter_groups else None
             groups = groups or [p for p in twin.parameters() if p.requires_grad]
-            optimizer = make_optimizer(self.optimizer_name, groups, self.lr, **options)
+            fused = setting.optimizer_options(self.optimizer_name)
+            optimizer = make_optimizer(self.optimizer_name, groups, self.lr, **options, **fused)
             forward = compiled(twin) if setting.compiled else twin
 
             def step(index: int) -> float:
@@ -725,6 +736,7 @@ class Trainer:
             self.stepper(model, batches) if key else None,
             image_input=image_input,
             allow_bf16=self.task == "classification",
+            fused_optimizer=has_fused_kernel(self.optimizer_name),
         )
 
     def evaluate(self, model: nn.Module, data, batch_size: int = 1000) -> dict[str, float]:
@@ -775,7 +787,9 @@ class Trainer:
         self.setting.model(model)
         torch.manual_seed(self.seed)
         groups = self.parameter_groups(model) if self.parameter_groups else parameters
-        optimizer = make_optimizer(self.optimizer_name, groups, self.lr, **options)
+        optimizer = make_optimizer(
+            self.optimizer_name, groups, self.lr, **options, **self.setting.optimizer_options(self.optimizer_name)
+        )
         self.optimizer = optimizer
         config = self.config(model, train, evaluation)
         unknown = [key for key in ("train", "val", "corrupt", "parameter_groups") if config[key] is None]

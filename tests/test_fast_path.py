@@ -77,13 +77,14 @@ def test_the_chosen_setting_is_recorded_in_the_history_and_for_the_metrics():
 def test_the_fast_path_is_part_of_the_stored_runs_identity(tmp_path, capsys):
     model = small_cnn()
     configs = {}
-    for label in ("fp32", "fp32+channels_last", "bf16", "bf16+channels_last", "fp32+compiled"):
+    for label in ("fp32", "fp32+channels_last", "bf16", "bf16+channels_last", "fp32+compiled", "fp32+fused"):
         trainer = Trainer(epochs=1, device="cpu", show_progress=False, fast_path=label)
         trainer.setting = Setting.parse(label)
         configs[label] = trainer.config(model, strokes())
     assert len({config_fingerprint(c) for c in configs.values()}) == len(configs)
     assert "fast_path" not in configs["fp32"]  # fp32 eager keeps the name runs had before the fast path
     assert configs["bf16"]["fast_path"] == {"precision": "bf16", "memory_format": "contiguous", "compiled": False}
+    assert configs["fp32+fused"]["fast_path"]["fused_optimizer"] is True
 
     store = RunStore(tmp_path / "runs")
     fit("fp32", store=store)
@@ -99,6 +100,19 @@ def test_fp32_with_channels_last_gives_the_numbers_of_fp32_eager():
     for a, b in zip(eager.epoch["train_loss"], other.epoch["train_loss"]):
         assert abs(a - b) <= FP32_TOLERANCE * abs(a)
     assert other.last("test_acc") == pytest.approx(eager.last("test_acc"), abs=2 / 256)  # at most 2 images flip
+
+
+def test_the_fused_optimizer_gives_the_numbers_of_fp32_eager_and_only_where_it_is_asked_for():
+    eager_trainer, _, eager = fit("fp32")
+    assert not eager_trainer.optimizer.defaults.get("fused")  # fp32 eager: the for-loop step, as before
+    trainer, _, fused = fit("fp32+fused")
+    assert trainer.optimizer.defaults["fused"] is True and fused.meta["fast_path"]["fused_optimizer"] is True
+    for a, b in zip(eager.epoch["train_loss"], fused.epoch["train_loss"]):
+        assert abs(a - b) <= FP32_TOLERANCE * abs(a)
+    assert fused.last("test_acc") == pytest.approx(eager.last("test_acc"), abs=2 / 256)
+    assert fast_path.has_fused_kernel("adamw") and fast_path.has_fused_kernel(torch.optim.SGD)
+    assert not fast_path.has_fused_kernel("rmsprop")  # no fused kernel: the setting leaves it alone
+    assert Setting.parse("fp32+fused").optimizer_options("rmsprop") == {}
 
 
 def test_bf16_gives_the_numbers_of_fp32_eager_within_its_tolerance():
@@ -121,9 +135,12 @@ def test_auto_on_a_short_run_stays_fp32_eager_exactly():
 def test_auto_probes_once_stores_the_probe_and_leaves_training_as_if_requested(isolated_outputs, monkeypatch):
     monkeypatch.setattr(fast_path, "MIN_PROBE_STEPS", 1)
     monkeypatch.setattr(fast_path, "COMPILE_FLOOR_S", 1e9)  # no compile in a unit test
+    monkeypatch.setattr(fast_path, "CPU_COMPILE_PROBE_S", 1e9)
     first, model, history = fit("auto")
     assert first.choice.source == "probe"
-    assert set(first.choice.measured) >= {"fp32", "fp32+channels_last"}
+    # Adam has a fused kernel: every candidate, and so the choice, uses it
+    assert set(first.choice.measured) >= {"fp32+fused", "fp32+channels_last+fused"}
+    assert first.setting.fused_optimizer and first.optimizer.defaults["fused"] is True
     assert list((isolated_outputs / "checkpoints" / "_fast_path").glob("*.json"))
     again, _, _ = fit("auto")
     assert again.choice.source == "stored probe" and again.setting == first.setting
@@ -136,6 +153,7 @@ def test_auto_probes_once_stores_the_probe_and_leaves_training_as_if_requested(i
 def test_bf16_is_never_a_candidate_for_reconstruction(isolated_outputs, monkeypatch):
     monkeypatch.setattr(fast_path, "MIN_PROBE_STEPS", 1)
     monkeypatch.setattr(fast_path, "COMPILE_FLOOR_S", 1e9)
+    monkeypatch.setattr(fast_path, "CPU_COMPILE_PROBE_S", 1e9)
     autoencoder = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1))
     trainer = Trainer(epochs=1, loss="mse", task="reconstruction", batch_size=32, device="cpu", show_progress=False)
     trainer.fit(autoencoder, strokes())
@@ -169,7 +187,7 @@ def test_unknown_fast_paths_are_refused_before_training():
 def test_the_gan_records_its_setting_and_keeps_it_in_its_identity(tmp_path, capsys):
     images = strokes(256, side=28).images
     results = {}
-    for label in ("fp32", "fp32+channels_last"):
+    for label in ("fp32", "fp32+channels_last+fused"):
         torch.manual_seed(0)
         G, D = Generator(16, 28, width=8), Discriminator(28, width=8)
         history, _ = train_gan(
@@ -179,7 +197,7 @@ def test_the_gan_records_its_setting_and_keeps_it_in_its_identity(tmp_path, caps
         assert G.net[0].weight.is_contiguous()
         results[label] = history.epoch["d_loss"][0] + history.epoch["g_loss"][0]
     assert len(list((tmp_path / "gan").glob("*.pt"))) == 2 and "reusing" not in capsys.readouterr().out
-    assert results["fp32+channels_last"] == pytest.approx(results["fp32"], rel=1e-3)
+    assert results["fp32+channels_last+fused"] == pytest.approx(results["fp32"], rel=1e-3)
 
 
 def test_a_compiled_run_gives_the_numbers_of_fp32_eager():
