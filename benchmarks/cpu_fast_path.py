@@ -10,7 +10,11 @@ training images/s of fp32 eager and of the chosen setting, timed in interleaved 
 process (so both see the same load), the compile seconds of a compiled choice, the FLOPs of one
 training step (``torch.utils.flop_counter.FlopCounterMode``: forward and backward) and the achieved
 GFLOP/s as a fraction of an fp32 matmul's GFLOP/s measured in the same rounds (bf16 matmul beside
-it). On a shared machine the seconds move with the load; the ratios are what to read.
+it). Those step timings repeat the probe's few fixed batches; the ``epoch`` columns time what a
+notebook runs instead: one real training epoch (``Trainer.fit``, or ``train_gan``) over
+``--epoch-images`` training images in fp32 eager and in the chosen setting, alternated ``--rounds``
+times (the faster of each kept), data path, shuffling and per-batch loop included. On a shared
+machine the seconds move with the load; the ratios are what to read.
 
 ``--results`` instead checks that bf16 keeps a model's results: 01's 002.P4.2 CNN trained with the
 notebook's default recipe (5 epochs, test accuracy target 98.5%) and 02's 000.1 conv AE (L1, 2
@@ -177,11 +181,46 @@ def measure(name: str, device: torch.device, rounds: int, steps: int) -> dict[st
     }
 
 
+def epoch_seconds(name: str, label: str, device: torch.device, images: int) -> tuple[float, int]:
+    """Seconds of one real training epoch of case ``name`` over ``images`` training images (all of a
+    smaller set) in the fast-path setting ``label`` (the trainer's or the GAN loop's own, as a
+    notebook runs it), and the number of images."""
+    case = CASES[name]
+    train = load_splits(case.dataset)[0]
+    train = train if images >= len(train) else train.limited(images, 0)
+    torch.manual_seed(0)
+    started = time.perf_counter()
+    if name == "dcgan":
+        from helpers.gan_training import train_gan
+
+        G, D = Generator(100, 28, 32), Discriminator(28, 32)
+        train_gan(
+            G, D, train.images, 1, batch_size=case.batch_size, device=device, show_progress=False, fast_path=label
+        )
+    else:
+        trainer = Trainer(
+            1, batch_size=case.batch_size, device=device, show_progress=False, fast_path=label, **case.trainer
+        )
+        trainer.fit(case.build(), train)
+    return time.perf_counter() - started, len(train)
+
+
+def epoch_rates(r: dict[str, Any], device: torch.device, images: int, rounds: int) -> None:
+    """Add ``r["epoch"]``: images/s of a real epoch in fp32 eager and in the chosen setting."""
+    seconds, count = {"fp32": [], r["chosen"]: []}, images
+    for _ in range(rounds):
+        for label in seconds:
+            elapsed, count = epoch_seconds(r["name"], label, device, images)
+            seconds[label].append(elapsed)
+    r["epoch"] = {label: count / min(values) for label, values in seconds.items()}
+
+
 def table(results: list[dict[str, Any]]) -> str:
     """The printed table, one row per model."""
     header = (
         f"{'model':<32}{'batch':>6}{'steps':>7}  {'chosen':<28}{'compile s':>10}{'fp32 img/s':>11}"
         f"{'chosen img/s':>13}{'speedup':>8}{'GFLOP/step':>11}{'fp32 GF/s':>10}{'/mm':>6}{'chosen GF/s':>12}{'/mm':>6}"
+        f"{'epoch fp32':>11}{'epoch chosen':>13}{'speedup':>8}"
     )
     lines = [header, "-" * len(header)]
     for r in results:
@@ -193,12 +232,19 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{r['compile_s']:>10.1f}{batch / fp32:>11.0f}{batch / chosen:>13.0f}{fp32 / chosen:>7.2f}x"
             f"{r['flops'] / 1e9:>11.2f}{r['flops'] / fp32 / 1e9:>10.1f}{r['flops'] / fp32 / 1e9 / mm:>6.2f}"
             f"{r['flops'] / chosen / 1e9:>12.1f}{r['flops'] / chosen / 1e9 / mm:>6.2f}"
+            + (
+                f"{r['epoch']['fp32']:>11.0f}{r['epoch'][r['chosen']]:>13.0f}"
+                f"{r['epoch'][r['chosen']] / r['epoch']['fp32']:>7.2f}x"
+                if "epoch" in r
+                else ""
+            )
         )
     mm32 = statistics.median(r["matmul"]["fp32"] for r in results)
     mm16 = statistics.median(r["matmul"]["bf16"] for r in results)
     lines.append(
         f"matmul 1024x1024 in the same rounds: fp32 {mm32:.0f} GFLOP/s, bf16 {mm16:.0f} GFLOP/s "
-        f"({mm16 / mm32:.1f}x); /mm = achieved training GFLOP/s over that model's fp32 matmul GFLOP/s"
+        f"({mm16 / mm32:.1f}x); /mm = achieved training GFLOP/s over that model's fp32 matmul GFLOP/s; "
+        "epoch = images/s of one real training epoch (the trainer's loop), fp32 eager and chosen"
     )
     return "\n".join(lines)
 
@@ -254,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=6, help="timed steps per setting and round")
     parser.add_argument("--stored", action="store_true", help="use the stored probes (WORKBOOK_CHECKPOINTS)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--epoch-images", type=int, default=12800, help="training images of the real-epoch timing (0: skip it)"
+    )
     parser.add_argument("--results", action="store_true", help="check bf16's results against fp32 instead")
     parser.add_argument("--cnn-epochs", type=int, default=5, help="--results: epochs of the 002.P4.2 CNN")
     parser.add_argument("--ae-epochs", type=int, default=2, help="--results: epochs of the conv AE")
@@ -275,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.perf_counter()
                 results.append(measure(name, device, args.rounds, args.steps))
                 r = results[-1]
+                r["name"] = name
+                if args.epoch_images:
+                    epoch_rates(r, device, args.epoch_images, args.rounds)
                 print(
                     f"{r['case'].label}: chosen {r['chosen']} ({r['choice'].source}, probe "
                     f"{r['choice'].probe_s:.0f} s); measured {time.perf_counter() - started:.0f} s in all",
