@@ -11,7 +11,7 @@ PY     := $(VENV)/bin/python
 PROFILE ?= default
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := pandoc texlive-xetex texlive-fonts-recommended texlive-plain-generic fonts-dejavu-core graphviz poppler-utils \
-                chromium
+                chromium libtcmalloc-minimal4
 
 .PHONY: report test lint setup system-deps lab smoke benchmark submission student clean
 
@@ -31,7 +31,7 @@ smoke: setup
 	$(PY) -m helpers.runner --profile smoke
 
 lab: setup
-	JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(VENV)/bin/jupyter lab notebooks/
+	env $$($(PY) -m helpers.allocator) JUPYTER_CONFIG_PATH=$(CURDIR)/jupyter $(VENV)/bin/jupyter lab notebooks/
 
 submission: setup
 	$(PY) -m helpers.submission --profile $(PROFILE) $(if $(SUBMISSION_CONFIG),--config $(SUBMISSION_CONFIG))

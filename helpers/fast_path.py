@@ -55,6 +55,8 @@ from typing import Any
 
 import torch
 
+from . import allocator
+
 PRECISIONS = ("fp32", "bf16")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 MODES = ("auto", "fp32")  # besides an explicit label such as "bf16+channels_last+compiled"
@@ -231,13 +233,14 @@ def can_compile(device: torch.device | str) -> bool:
 
 
 def machine_identity(device: torch.device | str) -> dict[str, Any]:
-    """What the probe's timings depend on besides the model: the device, threads and torch."""
+    """What the probe's timings depend on besides the model: the device, threads, allocator, torch."""
     device = torch.device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     return {
         "device": device.type,
         "name": name,
         "threads": torch.get_num_threads(),
+        "allocator": allocator.active(),
         "bf16": native_bf16(device),
         "torch": torch.__version__.split("+")[0],
     }

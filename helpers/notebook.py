@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from . import fast_path
+from . import allocator, fast_path
 from .checkpoint import RunStore
 from .metrics import summary_markdown_table, summary_rows, write_metrics
 from .parameters import format_parameters, injected_names, load_profiles, resolve
@@ -197,6 +197,7 @@ class NotebookRun:
             "wall_time_s": round(time.perf_counter() - self.started, 1),
             "torch": torch.__version__.split("+")[0],
             "device": str(self.device),
+            "allocator": allocator.active(),
             "python": platform.python_version(),
             **self.reproducibility(),
             # one entry per training: its fast-path setting (precision, memory format, compiled) and why

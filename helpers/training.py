@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import distributed
+from . import allocator, distributed
 from .checkpoint import RunStore, callable_identity, data_identity, model_identity, save_checkpoint, state_fingerprint
 from .fast_path import (
     FP32_EAGER,
@@ -68,7 +68,11 @@ def pick_device(preferred: str | None = None, verbose: bool = True) -> torch.dev
         device = torch.device("cpu")
     if verbose and str(device) not in _DEVICE_PRINTED:
         _DEVICE_PRINTED.add(str(device))
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads"
+        name = (
+            torch.cuda.get_device_name(device)
+            if device.type == "cuda"
+            else f"{torch.get_num_threads()} CPU threads, {allocator.active()} allocator"
+        )
         print(f"device: {device} ({name}), torch {torch.__version__}")
     return device
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from helpers import allocator
 from helpers.metrics import is_wall_clock, without_wall_clock
 from helpers.plots import fixed_pdf_date
 from helpers.training import Trainer, device_identity
@@ -47,9 +48,10 @@ run.finish()
 """
 
 
-def start_cold_run(folder: Path, hash_seed: str) -> subprocess.Popen:
+def start_cold_run(folder: Path, hash_seed: str, preload: dict[str, str] | None = None) -> subprocess.Popen:
     env = {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if key != "LD_PRELOAD"},
+        **(preload or {}),
         "PYTHONPATH": str(ROOT),
         "PYTHONHASHSEED": hash_seed,
         "WORKBOOK_CHECKPOINTS": str(folder / "checkpoints"),
@@ -70,8 +72,14 @@ def outputs(folder: Path, process: subprocess.Popen) -> tuple[dict, dict[str, by
 
 
 def test_two_cold_runs_give_the_same_numbers_and_figure_bytes(tmp_path):
-    runs = {name: start_cold_run(tmp_path / name, seed) for name, seed in [("a", "1"), ("b", "2")]}  # side by side
+    # side by side; run a with the kernels' allocator (tcmalloc where installed), b with the system's
+    runs = {
+        "a": start_cold_run(tmp_path / "a", "1", allocator.kernel_environment()),
+        "b": start_cold_run(tmp_path / "b", "2"),
+    }
     (a_metrics, a_figures), (b_metrics, b_figures) = (outputs(tmp_path / name, p) for name, p in runs.items())
+    expected = "tcmalloc" if allocator.kernel_environment() else "system"
+    assert (a_metrics.pop("allocator"), b_metrics.pop("allocator")) == (expected, "system")
     assert a_metrics["cpu_threads"] == b_metrics["cpu_threads"] >= 1 and a_metrics["processor"]
     assert a_metrics["wall_clock_figures"] == b_metrics["wall_clock_figures"] == ["acc_time.png"]
     assert without_wall_clock(a_metrics) == without_wall_clock(b_metrics)
