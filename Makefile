@@ -21,7 +21,7 @@ report: setup
 	$(PY) -m helpers.runner --profile $(PROFILE)
 
 test: setup lint
-	$(PY) -m pytest -q
+	env $$($(PY) -m helpers.allocator) $(PY) -m pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check
