@@ -3,6 +3,10 @@
     .venv/bin/python benchmarks/cpu_fast_path.py [--models residual32 cnn40 cae dcgan] [--rounds 3]
                                                  [--steps 6] [--stored] [--device cpu]
 
+Run it as ``env $(.venv/bin/python -m helpers.allocator) .venv/bin/python benchmarks/cpu_fast_path.py``
+to time with the allocator the notebooks' kernels get (tcmalloc, ``helpers.allocator``); the header
+line says which allocator the run had.
+
 Per model, with the notebook's batch size, optimizer and data set: the setting ``fast_path="auto"``
 chooses for the notebook's default run (its planned number of steps; the probe runs afresh in a
 temporary folder unless ``--stored`` uses the stored probes under ``WORKBOOK_CHECKPOINTS``), then
@@ -38,7 +42,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from helpers import fast_path  # noqa: E402
+from helpers import allocator, fast_path  # noqa: E402
 from helpers.data import load_splits  # noqa: E402
 from helpers.fast_path import FP32_EAGER  # noqa: E402
 from helpers.gan_training import choose_gan_setting, gan_stepper  # noqa: E402
@@ -313,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         results_check(device, args.cnn_epochs, args.ae_epochs, args.train_limit)
         return 0
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {fast_path.cpu_name()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {allocator.active()} allocator, "
+        f"{fast_path.cpu_name()}, "
         f"native bf16: {fast_path.native_bf16(device)}, compile possible: {fast_path.can_compile(device)}"
     )
     results = []

@@ -2,6 +2,7 @@
 01's 002.P4.2 CNN (one-cycle AdamW, shifts, label smoothing) and 02's 000.1 conv AE (issue 22).
 
     .venv/bin/python benchmarks/training_profile.py [--images 1920] [--epochs 1] [--rows 15] [--fast-path fp32]
+    env $(.venv/bin/python -m helpers.allocator) .venv/bin/python benchmarks/training_profile.py  # as a kernel
 
 Per model: the top operators by self CPU time, and the share of the wall time that no operator
 accounts for (the per-batch Python of the loop, the data path, the optimizer's Python); an
@@ -25,6 +26,7 @@ sys.path.append(str(ROOT))  # after PYTHONPATH, so another checkout's helpers ca
 
 from cpu_fast_path import cnn40_recipe  # noqa: E402  (this folder: the same recipe)
 
+from helpers import allocator  # noqa: E402
 from helpers.data import load_splits  # noqa: E402
 from helpers.models.autoencoders import conv_autoencoder  # noqa: E402
 from helpers.models.classifiers import FortyFilterCNN  # noqa: E402
@@ -60,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     helpers_from = Path(sys.modules["helpers"].__file__).parent
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; helpers from {helpers_from}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {allocator.active()} allocator; "
+        f"helpers from {helpers_from}"
+    )
     for label, trainer, model, train, test in runs(args.images, args.epochs, args.fast_path):
         trainer.fit(model, train.limited(256, 0))  # warm-up (oneDNN primitives, allocator)
         with profile(activities=[ProfilerActivity.CPU]) as prof:

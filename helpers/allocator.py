@@ -18,9 +18,11 @@ what is computed: the same run gives the same numbers with either allocator (tes
 
 An allocator must be chosen before a process starts, so it cannot be switched from inside a
 notebook. The batch runner starts its kernels with :func:`kernel_environment`, and ``make lab``
-starts JupyterLab with it, so the kernels it opens inherit it. ``WORKBOOK_ALLOCATOR=system`` keeps
+starts JupyterLab with it, so the kernels it opens inherit it; ``make test`` runs pytest with it.
+``WORKBOOK_ALLOCATOR=system`` keeps
 the system's allocator. ``tcmalloc`` comes from the Debian/Ubuntu package ``libtcmalloc-minimal4``
-(``make system-deps``). Where it is missing, everything runs with the system allocator, only slower.
+(``make system-deps``) or conda-forge's ``gperftools`` (``environment.yml``). Where it is missing,
+everything runs with the system allocator, only slower.
 
     python -m helpers.allocator     # KEY=VALUE lines for env(1): what make lab starts Jupyter with
 """
@@ -49,7 +51,7 @@ def tcmalloc_path() -> Path | None:
     """The installed tcmalloc shared library, or ``None`` (not Linux, or not installed)."""
     if not sys.platform.startswith("linux"):
         return None
-    for folder in SEARCH_DIRS:
+    for folder in (Path(sys.prefix) / "lib", *SEARCH_DIRS):  # a conda environment's own (gperftools) first
         candidate = Path(folder) / LIBRARY
         if candidate.exists():
             return candidate
