@@ -4,12 +4,14 @@ stored run of G, D, both optimizers and the history after every epoch (a ``RunSt
 by the fingerprint of every setting, both networks' initial weights and the exact images), so an
 interrupted run resumes and a finished one with the same settings is reused. Images in [0, 1]
 are mapped to [-1, 1] for tanh. ``fast_path`` (``helpers.fast_path``) picks the measured fastest
-fp32 setting (``channels_last``, ``torch.compile``; a GAN's losses stay in fp32); the chosen
-setting is part of the stored run's fingerprint and recorded in ``history.meta["fast_path"]``.
+setting (bf16 autocast of the forward passes where the CPU or GPU has native bf16, with the losses
+and the optimizers in fp32; ``channels_last``; ``torch.compile``); the chosen setting is part of the
+stored run's fingerprint and recorded in ``history.meta["fast_path"]``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from pathlib import Path
@@ -23,16 +25,24 @@ from .fast_path import PROBE_STEPS, Setting, announce, compiled, default_mode, r
 from .training import History, NonFiniteLossError, StoredRun, device_identity, evaluating, progress
 
 
-def gan_step(G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor) -> dict:
-    """One discriminator step then one generator step on a batch of real images in [-1, 1] (05)."""
+def gan_step(
+    G: nn.Module, D: nn.Module, opt_g, opt_d, real: torch.Tensor, z: torch.Tensor, setting: Setting | None = None
+) -> dict:
+    """One discriminator step then one generator step on a batch of real images in [-1, 1] (05).
+
+    ``setting`` (the fast path's): its autocast wraps the forward passes (bf16 convolutions where
+    chosen); the logits are taken back to fp32 for the losses and the optimizers' states stay fp32."""
     bce = nn.functional.binary_cross_entropy_with_logits
-    fake = G(z)
-    d_real, d_fake = D(real), D(fake.detach())
+    autocast = setting.autocast(real.device) if setting is not None else contextlib.nullcontext()
+    with autocast:
+        fake = G(z)
+        d_real, d_fake = D(real).float(), D(fake.detach()).float()
     d_loss = bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
-    d_on_fake = D(fake)
+    with autocast:
+        d_on_fake = D(fake).float()
     g_loss = bce(d_on_fake, torch.ones_like(d_on_fake))  # non-saturating generator loss
     opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
@@ -68,7 +78,9 @@ def gan_stepper(G: nn.Module, D: nn.Module, lr: float, beta1: float, reals: list
         g_run, d_run = (compiled(g), compiled(d)) if setting.compiled else (g, d)
 
         def step(index: int) -> float:
-            out = gan_step(g_run, d_run, opt_g, opt_d, setting.input(reals[index % len(reals)]), zs[index % len(zs)])
+            out = gan_step(
+                g_run, d_run, opt_g, opt_d, setting.input(reals[index % len(reals)]), zs[index % len(zs)], setting
+            )
             return out["d_loss"] + out["g_loss"]
 
         return step
@@ -101,7 +113,7 @@ def choose_gan_setting(
         key if reals else None,
         gan_stepper(G, D, lr, beta1, reals, zs),
         image_input=True,
-        allow_bf16=False,  # the adversarial game is kept in fp32
+        allow_bf16=True,  # autocast forward passes, fp32 losses and optimizer states (gan_step)
         fused_optimizer=True,  # Adam has a fused kernel
     )
 
@@ -139,9 +151,9 @@ def train_gan(
     ``epoch_metrics_identity`` (what it computes: e.g. the scorer's and the reference's
     fingerprints) joins the stored run's identity.
 
-    ``fast_path``: ``"auto"`` (measured fastest fp32 setting; the default unless
+    ``fast_path``: ``"auto"`` (the measured fastest setting; the default unless
     ``$WORKBOOK_FAST_PATH`` says otherwise), ``"fp32"`` (eager, exact reproduction) or a label such
-    as ``"fp32+channels_last"`` (see ``helpers.fast_path``)."""
+    as ``"bf16+channels_last"`` (see ``helpers.fast_path``)."""
     if epoch_metrics is not None and epoch_metrics_identity is None:
         raise ValueError("epoch_metrics needs epoch_metrics_identity: what it computes is part of the stored run")
     device = torch.device(device or "cpu")
@@ -187,7 +199,7 @@ def train_gan(
         )
         for (real,) in bar:
             z = torch.randn(len(real), G.latent_dim, device=device)
-            out = gan_step(g_run, d_run, opt_g, opt_d, setting.input(real), z)
+            out = gan_step(g_run, d_run, opt_g, opt_d, setting.input(real), z, setting)
             history.log_batch(step=len(history.batch.get("step", [])) + 1, **out)
             sums = {k: sums.get(k, 0.0) + v for k, v in out.items()}
         elapsed = time.perf_counter() - t0

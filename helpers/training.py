@@ -535,8 +535,8 @@ class Trainer:
     ``fast_path`` (:mod:`helpers.fast_path`): ``"auto"`` (the default, unless
     ``$WORKBOOK_FAST_PATH`` says otherwise) runs the training
     in the setting a short timed probe measured to finish it soonest on this device: bf16 autocast
-    (classifiers on hardware with native bf16 only), ``channels_last``, ``torch.compile`` (its
-    compile time counted); runs under 150 steps stay fp32 eager. ``"fp32"`` is plain fp32 eager,
+    (on hardware with native bf16 only), ``channels_last``, ``torch.compile`` (its
+    compile time counted); short runs (under 150 steps and 10 s) stay fp32 eager. ``"fp32"`` is plain fp32 eager,
     the exact reproduction; a label such as ``"bf16+channels_last"`` forces a setting. The setting
     used is ``trainer.setting``, recorded in ``history.meta["fast_path"]`` and part of
     :meth:`config`. Data sit on the device whole.
@@ -739,7 +739,7 @@ class Trainer:
             key,
             self.stepper(model, batches) if key else None,
             image_input=image_input,
-            allow_bf16=self.task == "classification",
+            allow_bf16=True,  # the probe's loss checks, then the notebooks' result targets, judge it
             fused_optimizer=has_fused_kernel(self.optimizer_name),
         )
 

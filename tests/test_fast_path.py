@@ -4,6 +4,8 @@ numbers of fp32 eager within a stated tolerance."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -150,15 +152,56 @@ def test_auto_probes_once_stores_the_probe_and_leaves_training_as_if_requested(i
     assert all(torch.equal(a, b) for a, b in zip(direct.state_dict().values(), model.state_dict().values()))
 
 
-def test_bf16_is_never_a_candidate_for_reconstruction(isolated_outputs, monkeypatch):
+def small_autoencoder() -> nn.Module:
+    seed_everything(0)
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, stride=2, padding=1),  # 1x12x12 -> 8x6x6
+        nn.ReLU(),
+        nn.ConvTranspose2d(8, 1, 4, stride=2, padding=1),  # -> 1x12x12
+        nn.Sigmoid(),
+    )
+
+
+def fit_autoencoder(fast_path: str, epochs: int = 3):
+    trainer = Trainer(
+        epochs=epochs,
+        lr=0.01,
+        loss="mse",
+        task="reconstruction",
+        batch_size=32,
+        device="cpu",
+        show_progress=False,
+        fast_path=fast_path,
+    )
+    return trainer, trainer.fit(small_autoencoder(), strokes(), strokes(128, seed=1))
+
+
+@pytest.mark.skipif(not fast_path.native_bf16("cpu"), reason="this CPU computes bf16 only by emulation")
+def test_bf16_is_a_candidate_for_reconstruction_and_keeps_its_losses(isolated_outputs, monkeypatch):
     monkeypatch.setattr(fast_path, "MIN_PROBE_STEPS", 1)
-    monkeypatch.setattr(fast_path, "COMPILE_FLOOR_S", 1e9)
     monkeypatch.setattr(fast_path, "CPU_COMPILE_PROBE_S", 1e9)
-    autoencoder = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 1, 3, padding=1))
-    trainer = Trainer(epochs=1, loss="mse", task="reconstruction", batch_size=32, device="cpu", show_progress=False)
-    trainer.fit(autoencoder, strokes())
-    assert trainer.choice.measured and all(label.startswith("fp32") for label in trainer.choice.measured)
-    assert trainer.setting.precision == "fp32"
+    trainer, _ = fit_autoencoder("auto", epochs=1)
+    assert {"bf16+fused", "bf16+channels_last+fused"} <= set(trainer.choice.measured)
+    _, eager = fit_autoencoder("fp32")
+    _, bf16 = fit_autoencoder("bf16+channels_last+fused")
+    for key in ("train_loss", "test_loss"):
+        for a, b in zip(eager.epoch[key], bf16.epoch[key]):
+            assert abs(a - b) <= BF16_LOSS_TOLERANCE * abs(a)
+    assert eager.last("test_loss") < 0.5 * eager.epoch["test_loss"][0] or eager.last("test_loss") < 0.02
+
+
+def test_a_short_run_is_probed_only_when_its_timed_step_says_it_is_long(isolated_outputs, monkeypatch):
+    monkeypatch.setattr(fast_path, "CPU_COMPILE_PROBE_S", 1e9)
+    monkeypatch.setattr(fast_path, "MIN_PROBE_SECONDS", 1e9)
+    short, _, _ = fit("auto")
+    assert short.choice.source == "short run" and short.setting == FP32_EAGER
+    (stored,) = (isolated_outputs / "checkpoints" / "_fast_path").glob("*.json")
+    estimate = json.loads(stored.read_text())["eager_step_s"]
+    assert 0 < estimate < 10
+    monkeypatch.setattr(fast_path, "MIN_PROBE_SECONDS", 0.0)  # every run counts as long: probed
+    probed, _, _ = fit("auto")
+    assert probed.choice.source == "probe" and probed.choice.measured
+    assert json.loads(stored.read_text())["eager_step_s"] == estimate  # timed once, kept with the probe
 
 
 def test_the_decision_counts_compile_time_and_refuses_bf16_beyond_its_loss_tolerance():
@@ -207,3 +250,18 @@ def test_a_compiled_run_gives_the_numbers_of_fp32_eager():
     for a, b in zip(eager.epoch["train_loss"], other.epoch["train_loss"]):
         assert abs(a - b) <= FP32_TOLERANCE * abs(a)
     assert other.last("test_acc") == pytest.approx(eager.last("test_acc"), abs=2 / 256)
+
+
+@pytest.mark.skipif(not fast_path.native_bf16("cpu"), reason="this CPU computes bf16 only by emulation")
+def test_the_gan_in_bf16_autocast_keeps_its_losses(tmp_path):
+    images = strokes(256, side=28).images
+    losses = {}
+    for label in ("fp32", "bf16+channels_last+fused"):
+        torch.manual_seed(0)
+        G, D = Generator(16, 28, width=8), Discriminator(28, width=8)
+        history, _ = train_gan(G, D, images, 2, batch_size=64, show_progress=False, fast_path=label)
+        assert history.meta["fast_path"]["precision"] == label[:4]
+        assert all(p.dtype == torch.float32 for p in [*G.parameters(), *D.parameters()])
+        losses[label] = history.epoch["d_loss"] + history.epoch["g_loss"]
+    for a, b in zip(losses["fp32"], losses["bf16+channels_last+fused"]):
+        assert abs(a - b) <= BF16_LOSS_TOLERANCE * abs(a)
