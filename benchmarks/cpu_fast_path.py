@@ -1,7 +1,7 @@
 """Training speed of the workbook's models: fp32 eager against the fast path's chosen setting (issue 22).
 
-    .venv/bin/python benchmarks/cpu_fast_path.py [--models residual32 cnn40 cae dcgan] [--rounds 3]
-                                                 [--steps 6] [--stored] [--device cpu]
+    .venv/bin/python benchmarks/cpu_fast_path.py [--models residual24 residual32 cnn40 cae denoiser dcgan]
+                                                 [--rounds 3] [--steps 6] [--stored] [--device cpu]
 
 Run it as ``env $(.venv/bin/python -m helpers.allocator) .venv/bin/python benchmarks/cpu_fast_path.py``
 to time with the allocator the notebooks' kernels get (tcmalloc, ``helpers.allocator``); the header
@@ -48,7 +48,9 @@ from helpers.fast_path import FP32_EAGER  # noqa: E402
 from helpers.gan_training import choose_gan_setting, gan_stepper  # noqa: E402
 from helpers.models.autoencoders import conv_autoencoder  # noqa: E402
 from helpers.models.classifiers import FortyFilterCNN, ResidualCNN  # noqa: E402
+from helpers.models.denoising import ConvDenoiser  # noqa: E402
 from helpers.models.gan import Discriminator, Generator  # noqa: E402
+from helpers.noise import GaussianNoise  # noqa: E402
 from helpers.paths import environment  # noqa: E402
 from helpers.training import Trainer  # noqa: E402
 
@@ -103,7 +105,16 @@ CASES = {
         dict(optimizer="adam", loss="l1", task="reconstruction"),
         lambda: conv_autoencoder(latent_dim=12),
     ),
-    "dcgan": Case("05 DCGAN, width 32", "fashion-mnist", 128, 15, 12000, {}, None),
+    "denoiser": Case(
+        "04 004.Ex3 conv denoiser (sigma 0.3)",
+        "notmnist-10k",
+        128,
+        5,
+        3000,
+        dict(optimizer="adam", lr=2e-3, loss="mse", task="reconstruction", corrupt=GaussianNoise(0.3)),
+        ConvDenoiser,
+    ),
+    "dcgan": Case("05 DCGAN, width 32", "fashion-mnist", 128, 25, 12000, {}, None),
 }
 
 
@@ -299,7 +310,12 @@ def results_check(device: torch.device, cnn_epochs: int = 5, ae_epochs: int = 2,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="*", default=["residual32", "cnn40", "cae", "dcgan"], choices=list(CASES))
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        default=["residual24", "residual32", "cnn40", "cae", "denoiser", "dcgan"],
+        choices=list(CASES),
+    )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--steps", type=int, default=6, help="timed steps per setting and round")
     parser.add_argument("--stored", action="store_true", help="use the stored probes (WORKBOOK_CHECKPOINTS)")
