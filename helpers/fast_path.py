@@ -27,9 +27,8 @@ per candidate on copies of the model (:func:`choose`):
   it could be: on CPU when :data:`CPU_COMPILE_GAIN` of the eager run would repay the compile probe
   and one compile (:data:`CPU_COMPILE_PROBE_S`), on CUDA when half of it would repay two compiles of
   :data:`COMPILE_FLOOR_S`.
-- A run shorter than :data:`MIN_PROBE_STEPS` steps is not probed unless one fp32 eager step (timed
-  once and stored with the probe) says it takes at least :data:`MIN_PROBE_SECONDS`: it stays fp32
-  eager (the smoke profile and the tests run exactly as before). Whether each model's results hold
+- A run shorter than :data:`MIN_PROBE_STEPS` steps is not probed: it stays fp32 eager (the smoke
+  profile and the tests run exactly as before). Whether each model's results hold
   in the chosen setting is judged by the notebooks' own result targets (``Target:`` lines).
 
 The probe's measurements are stored under ``<checkpoints>/_fast_path/<key>.json``, keyed by the
@@ -65,8 +64,7 @@ MEMORY_FORMATS = ("contiguous", "channels_last")
 MODES = ("auto", "fp32")  # besides an explicit label such as "bf16+channels_last+compiled"
 ENVIRONMENT = "WORKBOOK_FAST_PATH"  # the default of every training's fast_path (e.g. "fp32": exact reproduction)
 
-MIN_PROBE_STEPS = 150  # shorter runs stay fp32 eager: a probe (~10 steps per candidate) would not pay,
-MIN_PROBE_SECONDS = 10.0  # unless one fp32 eager step (timed once, stored) says the run takes this long
+MIN_PROBE_STEPS = 150  # shorter runs stay fp32 eager: a probe (~10 steps per candidate) would not pay
 COMPILE_FLOOR_S = 30.0  # a typical compile: on CUDA probed only when half the eager run could repay 2 of them
 # On CPU, compile saved at most 10% per step over the best eager setting for this workbook's models
 # (004.Ex1 residual, bf16: 14.7 against 16.4 ms, measured by the probe of a default run on 2 cores),
@@ -314,18 +312,6 @@ def probe_setting(
     return {"times": times, "warmup_s": warmup, "losses": losses}
 
 
-def eager_step_seconds(make_stepper: Callable[[Setting], Callable[[int], float]], setting: Setting) -> float:
-    """Seconds of one training step in ``setting`` (the second of two; the first warms up): how long a
-    short run takes, to decide whether probing it can pay (:data:`MIN_PROBE_SECONDS`)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        step = make_stepper(setting)
-        step(0)
-        started = time.perf_counter()
-        step(1)
-        return time.perf_counter() - started
-
-
 def _trajectory_gap(losses: Sequence[float], reference: Sequence[float]) -> float:
     """Largest step-by-step relative difference of two loss sequences."""
     scale = max(statistics.fmean(abs(v) for v in reference), 1e-12)
@@ -446,8 +432,8 @@ def resolve(
         if setting.precision == "bf16" and not native_bf16(device) and torch.device(device).type == "cpu":
             print(f"note: bf16 requested on a CPU without native bf16 ({cpu_name()}): it runs, but slowly")
         return Choice(setting, "requested", planned_steps, {})
-    if key is None or make_stepper is None:
-        return Choice(FP32_EAGER, "no candidates", planned_steps, {})
+    if key is None or make_stepper is None or planned_steps < MIN_PROBE_STEPS:
+        return Choice(FP32_EAGER, "short run" if key is not None else "no candidates", planned_steps, {})
     full_key = {
         "probe": PROBE_VERSION,
         **key,
@@ -456,27 +442,15 @@ def resolve(
         "fused_optimizer": bool(fused_optimizer),
     }
     path = cache_path(full_key, cache_root)
-    stored: dict[str, Any] = {}
+    measured: dict[str, dict[str, float]] = {}
     try:
-        stored = json.loads(path.read_text())
+        measured = json.loads(path.read_text()).get("measured", {})
     except (OSError, ValueError):
         pass
-    measured: dict[str, dict[str, float]] = stored.get("measured", {})
+    source = "stored probe"
     started = time.perf_counter()
     eager = candidates(device, image_input, allow_bf16, allow_compile=False, fused=fused_optimizer)
     reference = eager[0]  # fp32 eager contiguous (with the fused optimizer where there is one)
-    if planned_steps < MIN_PROBE_STEPS:
-        # few steps: probed only when they are slow enough that a faster setting can repay the probe
-        # (004.Ex3's denoiser: 120 steps of 145 ms in fp32, 38 ms in bf16 + channels_last)
-        if "eager_step_s" not in stored:
-            estimate = eager_step_seconds(make_stepper, reference)
-            stored = {"key": full_key, "measured": measured, "eager_step_s": estimate}
-            from .checkpoint import write_json_atomically
-
-            write_json_atomically(stored, path)
-        if planned_steps * stored["eager_step_s"] < MIN_PROBE_SECONDS:
-            return Choice(FP32_EAGER, "short run", planned_steps, {})
-    source = "stored probe"
     if len(eager) == 1 and not can_compile(device) and not fused_optimizer:
         return Choice(FP32_EAGER, "no candidates", planned_steps, {})
     missing = [s for s in eager if s.label not in measured]
@@ -499,8 +473,7 @@ def resolve(
     if source == "probe":
         from .checkpoint import write_json_atomically
 
-        estimate = {"eager_step_s": stored["eager_step_s"]} if "eager_step_s" in stored else {}
-        write_json_atomically({"key": full_key, "measured": measured, **estimate}, path)
+        write_json_atomically({"key": full_key, "measured": measured}, path)
     choice = Choice(decide(measured, settings, planned_steps), source, planned_steps, measured)
     choice.probe_s = time.perf_counter() - started
     return choice

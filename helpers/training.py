@@ -536,7 +536,7 @@ class Trainer:
     ``$WORKBOOK_FAST_PATH`` says otherwise) runs the training
     in the setting a short timed probe measured to finish it soonest on this device: bf16 autocast
     (on hardware with native bf16 only), ``channels_last``, ``torch.compile`` (its
-    compile time counted); short runs (under 150 steps and 10 s) stay fp32 eager. ``"fp32"`` is plain fp32 eager,
+    compile time counted); runs under 150 steps stay fp32 eager. ``"fp32"`` is plain fp32 eager,
     the exact reproduction; a label such as ``"bf16+channels_last"`` forces a setting. The setting
     used is ``trainer.setting``, recorded in ``history.meta["fast_path"]`` and part of
     :meth:`config`. Data sit on the device whole.

@@ -4,8 +4,6 @@ numbers of fp32 eager within a stated tolerance."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from torch import nn
@@ -188,20 +186,6 @@ def test_bf16_is_a_candidate_for_reconstruction_and_keeps_its_losses(isolated_ou
         for a, b in zip(eager.epoch[key], bf16.epoch[key]):
             assert abs(a - b) <= BF16_LOSS_TOLERANCE * abs(a)
     assert eager.last("test_loss") < 0.5 * eager.epoch["test_loss"][0] or eager.last("test_loss") < 0.02
-
-
-def test_a_short_run_is_probed_only_when_its_timed_step_says_it_is_long(isolated_outputs, monkeypatch):
-    monkeypatch.setattr(fast_path, "CPU_COMPILE_PROBE_S", 1e9)
-    monkeypatch.setattr(fast_path, "MIN_PROBE_SECONDS", 1e9)
-    short, _, _ = fit("auto")
-    assert short.choice.source == "short run" and short.setting == FP32_EAGER
-    (stored,) = (isolated_outputs / "checkpoints" / "_fast_path").glob("*.json")
-    estimate = json.loads(stored.read_text())["eager_step_s"]
-    assert 0 < estimate < 10
-    monkeypatch.setattr(fast_path, "MIN_PROBE_SECONDS", 0.0)  # every run counts as long: probed
-    probed, _, _ = fit("auto")
-    assert probed.choice.source == "probe" and probed.choice.measured
-    assert json.loads(stored.read_text())["eager_step_s"] == estimate  # timed once, kept with the probe
 
 
 def test_the_decision_counts_compile_time_and_refuses_bf16_beyond_its_loss_tolerance():
