@@ -12,11 +12,11 @@ per candidate on copies of the model (:func:`choose`):
   AMX, a CUDA GPU with bf16), for every task (classifiers, autoencoders and the GAN: autocast runs
   the convolutions and matrix products in bf16 while the losses, the gradients' accumulation into
   the fp32 weights and the optimizers stay fp32), and only when its loss on the probe's first
-  batch, from the same weights, is within
-  :data:`BF16_LOSS_TOLERANCE` of fp32's and its losses over the probe's steps stay within
-  :data:`BF16_DRIFT_TOLERANCE` (later steps drift apart for any change of arithmetic, even fp32
-  ``channels_last`` by ~0.5%, so this only catches a bf16 run that goes astray; whether a model's
-  results hold is measured by ``benchmarks/cpu_fast_path.py --results``).
+  batch, from the same weights, is within :data:`BF16_LOSS_TOLERANCE` of fp32's and its losses
+  over the probe's steps stay within :data:`BF16_DRIFT_TOLERANCE` (later steps drift apart for any
+  change of arithmetic, even fp32 ``channels_last`` by ~0.5%, so this only catches a bf16 run that
+  goes astray). Whether a model's results hold in the chosen setting is judged by the notebooks'
+  own result targets (``Target:`` lines) and measured by ``benchmarks/cpu_fast_path.py --results``.
 - ``channels_last`` only for models that take 4-D images.
 - the optimizer's fused kernel (``fused=True``: one kernel per step for all parameters instead of a
   Python loop of small ones) wherever the optimizer has one on the device (Adam, AdamW and SGD, on
@@ -28,8 +28,7 @@ per candidate on copies of the model (:func:`choose`):
   and one compile (:data:`CPU_COMPILE_PROBE_S`), on CUDA when half of it would repay two compiles of
   :data:`COMPILE_FLOOR_S`.
 - A run shorter than :data:`MIN_PROBE_STEPS` steps is not probed: it stays fp32 eager (the smoke
-  profile and the tests run exactly as before). Whether each model's results hold
-  in the chosen setting is judged by the notebooks' own result targets (``Target:`` lines).
+  profile and the tests run exactly as before).
 
 The probe's measurements are stored under ``<checkpoints>/_fast_path/<key>.json``, keyed by the
 architecture, the batch shape, the task, the optimizer, the device (CPU model and flags, thread
