@@ -25,6 +25,7 @@ Outside torchrun every function here is a no-op and training is unchanged.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import shutil
 import sys
@@ -59,7 +60,18 @@ def setup() -> bool:
         dist.init_process_group("nccl")
     else:
         dist.init_process_group("gloo")
+    atexit.register(teardown)
     return True
+
+
+def teardown() -> None:
+    """Leave the process group (registered by :func:`setup` to run at exit). Without it, gloo's
+    worker threads can outlive the interpreter and abort the process at exit ("terminate called
+    without an active exception", SIGABRT: pytorch/pytorch#190489)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def world_size() -> int:
