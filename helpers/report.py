@@ -7,13 +7,15 @@ metrics files, then every notebook as a section. Before export, progress-bar wid
 ``0%|``-style stderr lines are removed, and cells tagged ``remove_input`` (prose written by code)
 show their output without their source, so the PDF shows figures, tables and sentences, not junk. The PDF
 engine is nbconvert's LaTeX route (``xelatex`` + ``pandoc``); where it is missing, the report is
-written as HTML and the message says what to install.
+written as HTML and the message says what to install. The documents are built side by side, one
+process per core (:func:`export_all`).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import os
 import re
 import shutil
 import sys
@@ -341,12 +343,51 @@ def build_report(
             f"PDF export needs {', '.join(missing)}, not found; writing HTML instead. Install with: {INSTALL_HINT}",
             file=sys.stderr,
         )
-    written = [export(combine(notebooks, profile), Path(out_dir) / "workbook_report", strict=strict)]
+    jobs = [(combine(notebooks, profile), Path(out_dir) / "workbook_report", {"strict": strict})]
     if per_notebook:
         for path in notebooks:
             nb = clean_outputs(nbformat.read(str(path), as_version=4))
-            written.append(export(nb, Path(out_dir) / path.stem, title=f"{path.stem} ({profile})", strict=strict))
-    return written
+            jobs.append((nb, Path(out_dir) / path.stem, {"title": f"{path.stem} ({profile})", "strict": strict}))
+    return export_all(jobs)
+
+
+def _spawn_safe() -> bool:
+    """Whether worker processes can be spawned without re-running the caller's top-level code:
+    ``python -m ...`` (the runner, ``python -m pytest``, a Jupyter kernel) or an interactive
+    session. A plain ``python script.py`` may lack an ``if __name__ == "__main__"`` guard, so its
+    documents are built one after the other."""
+    main = sys.modules.get("__main__")
+    return getattr(main, "__spec__", None) is not None or not hasattr(main, "__file__")
+
+
+def _export_job(job: tuple) -> Path:
+    nb, target, options = job
+    return export(nb, target, **options)
+
+
+def export_all(jobs: Sequence[tuple[nbformat.NotebookNode, Path, dict]], workers: int | None = None) -> list[Path]:
+    """``export(nb, target, **options)`` for each ``(nb, target, options)``, in that order of results,
+    on ``workers`` processes (default: one per core, at most one per job; report, submission).
+
+    Each LaTeX build is one single-threaded ``xelatex`` process run three times, so on a 2-core
+    machine two documents are built side by side instead of leaving a core idle. ``workers=1`` (or
+    ``WORKBOOK_PDF_WORKERS=1``) builds them one after the other in this process. The largest
+    document is started first. An error in any job (a refused internal word, a LaTeX failure) is
+    raised here, as it would be in a serial build.
+    """
+    if workers is None:
+        workers = int(os.environ.get("WORKBOOK_PDF_WORKERS", "0")) or (os.cpu_count() or 1) * _spawn_safe()
+    workers = max(1, min(workers, len(jobs)))
+    if workers == 1:
+        return [_export_job(job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(range(len(jobs)), key=lambda k: -len(jobs[k][0].cells))  # longest first
+    # spawn, not fork: the calling process may hold torch's thread pools (the runner, a kernel).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {k: pool.submit(_export_job, jobs[k]) for k in order}
+        return [futures[k].result() for k in range(len(jobs))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -300,10 +300,9 @@ def selected_notebook(name: str, code: str, profile: str) -> nbformat.NotebookNo
     return nb
 
 
-def assignment_pdf(code: str, profile: str, student: Student, target: Path) -> Path:
-    """Export assignment ``code``'s document to ``target`` (``.pdf``; ``.html`` without LaTeX)."""
-    from .report import export
-
+def assignment_pdf_job(code: str, profile: str, student: Student, target: Path) -> tuple:
+    """``(notebook, target, options)`` of assignment ``code``'s document (``.pdf``; ``.html`` without
+    LaTeX) for ``report.export_all``."""
     nb = assignment_notebook(code, profile, student)
     cells = []
     for cell in nb.cells:  # listings in a smaller font, so 100-character lines fit
@@ -318,7 +317,7 @@ def assignment_pdf(code: str, profile: str, student: Student, target: Path) -> P
             else [cell]
         )
     nb.cells = cells
-    return export(nb, target.with_suffix(""), preprocessors=[HideCode()], prompts=False)
+    return nb, target.with_suffix(""), {"preprocessors": [HideCode()], "prompts": False}
 
 
 # --------------------------------------------------------------------------- course scripts (002)
@@ -535,20 +534,37 @@ def _model_file(profile: str, name: str) -> Path:
     return path
 
 
+def pdf_target(code: str, student: Student, folder: Path) -> Path:
+    """Where assignment ``code``'s document goes in its submission folder (the name its text asks for)."""
+    ln = student.lastname_initials
+    return {
+        "000": folder / f"ex2_{'_'.join(student.ids)}" / "ex2.pdf",
+        "001": folder / f"{student.roll_number}-hw4.pdf",
+        "002": folder / f"452_{ln}_assignment2.pdf",
+        "003": folder / f"{ln}_homework2.pdf",
+        "004": folder / f"PW12_{ln}" / "report.pdf",
+    }[code]
+
+
 def build_submission(profile: str, student: Student, out: Path, only: Sequence[str] = ()) -> dict[str, list[Path]]:
     """Write ``out/<assignment>/`` for each assignment (or ``only`` those); the files written per assignment."""
+    from .report import export_all
+
     out = Path(out)
+    codes = list(only or ASSIGNMENTS)
+    for code in codes:
+        if (out / code).exists():
+            shutil.rmtree(out / code)
+        (out / code).mkdir(parents=True)
+    # The documents first, built side by side (report.export_all), then the files around them.
+    jobs = [assignment_pdf_job(code, profile, student, pdf_target(code, student, out / code)) for code in codes]
+    pdfs = dict(zip(codes, export_all(jobs)))
     written: dict[str, list[Path]] = {}
-    for code in only or ASSIGNMENTS:
-        folder = out / code
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
+    for code in codes:
+        folder, pdf = out / code, pdfs[code]
         files: list[Path] = []
         if code == "000":
-            base = f"ex2_{'_'.join(student.ids)}"
-            stage = folder / base
-            pdf = assignment_pdf(code, profile, student, stage / "ex2.pdf")
+            stage = pdf.parent  # ex2_<ids>/
             readme = stage / "README.txt"
             readme.write_text(
                 "Exercise 2: classifying and encoding models for MNIST\n\n"
@@ -562,15 +578,14 @@ def build_submission(profile: str, student: Student, out: Path, only: Sequence[s
                 path.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(selected_notebook(name, code, profile), str(path))
                 members[f"code/notebooks/{name}.ipynb"] = path
-            files += [pdf, readme, _zip(folder / f"{base}.zip", members)]
+            files += [pdf, readme, _zip(folder / f"{stage.name}.zip", members)]
         elif code == "001":
-            base = f"{student.roll_number}-hw4"
-            notebook = folder / f"{base}.ipynb"
+            notebook = pdf.with_suffix(".ipynb")  # <roll number>-hw4
             nbformat.write(selected_notebook("01_cnn_classifier", code, profile), str(notebook))
-            files += [notebook, assignment_pdf(code, profile, student, folder / f"{base}.pdf")]
+            files += [notebook, pdf]
         elif code == "002":
             ln = student.lastname_initials
-            files.append(assignment_pdf(code, profile, student, folder / f"452_{ln}_assignment2.pdf"))
+            files.append(pdf)
             files += write_course_scripts(folder)
             for name in ("mnist_ae.pt", "mnist_cae.pt", "mnist-cae-skip.pt"):
                 files.append(Path(shutil.copy2(_model_file(profile, name), folder / name)))
@@ -578,17 +593,15 @@ def build_submission(profile: str, student: Student, out: Path, only: Sequence[s
             nbformat.write(assignment_notebook(code, profile, student), str(notebook))
             files.append(notebook)
         elif code == "003":
-            files.append(assignment_pdf(code, profile, student, folder / f"{student.lastname_initials}_homework2.pdf"))
+            files.append(pdf)
         elif code == "004":
-            base = f"PW12_{student.lastname_initials}"
-            stage = folder / base
-            pdf = assignment_pdf(code, profile, student, stage / "report.pdf")
+            stage = pdf.parent  # PW12_<initials>/
             members = {pdf.name: pdf}
             for name in ASSIGNMENTS[code].notebooks:
                 path = stage / f"{name}.ipynb"
                 nbformat.write(selected_notebook(name, code, profile), str(path))
                 members[path.name] = path
-            files += [*members.values(), _zip(folder / f"{base}.zip", members)]
+            files += [*members.values(), _zip(folder / f"{stage.name}.zip", members)]
         written[code] = files
     return written
 

@@ -233,3 +233,24 @@ def test_the_reports_summary_lists_verdicts_and_targets_and_leaves_plain_numbers
     assert "a side" not in short and "| 002.P4.1 |" not in short  # plain numbers: the notebook's own table
     full = summary_markdown([path], verdicts_only=False)
     assert "a side" in full and "momentum beats SGD" in full
+
+
+def test_documents_built_side_by_side_come_back_in_order_and_a_workers_error_is_raised(tmp_path, monkeypatch):
+    """``export_all`` on two processes: results in the jobs' order (whatever finishes first), the
+    same files as one process, and an error in a worker (a refused internal word) reaches the caller."""
+    import sys
+    from pathlib import Path
+
+    from helpers import report
+
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no xelatex, here and in the workers: HTML
+    small, large = notebook_with_outputs(), notebook_with_outputs()
+    large.cells += [nbformat.v4.new_markdown_cell(f"part {k}") for k in range(5)]  # started first, returned second
+    jobs = [(small, tmp_path / "two" / "small", {}), (large, tmp_path / "two" / "large", {"title": "Large"})]
+    written = report.export_all(jobs, workers=2)
+    assert [p.name for p in written] == ["small.html", "large.html"]
+    serial = report.export_all([(nb, tmp_path / "one" / t.name, o) for nb, t, o in jobs], workers=1)
+    assert [p.read_text() for p in written] == [p.read_text() for p in serial]
+    leaky = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("as issue 22 says")])
+    with pytest.raises(ValueError, match="project-internal words reach the hand-in: cell 0: issue 22"):
+        report.export_all([jobs[0], (leaky, tmp_path / "leaky", {"strict": True})], workers=2)
