@@ -96,10 +96,12 @@ def test_plain_papermill_and_an_edited_parameters_cell_run_the_smoke_workload(sm
     give the runner's smoke run: same sizes, and (sharing its stored runs) the same numbers."""
     import nbclient
 
+    from helpers.metrics import read_metrics
+
     reference = smoke_run("04_denoising")
     env = {**_environment(smoke_run.root), "WORKBOOK_OUTPUT": str(tmp_path / "papermill")}
     papermill = Path(sys.executable).with_name("papermill")
-    subprocess.run(
+    by_papermill_run = subprocess.Popen(  # beside the nbclient run below (both reuse the stored runs)
         [
             str(papermill),
             "notebooks/04_denoising.ipynb",
@@ -114,13 +116,10 @@ def test_plain_papermill_and_an_edited_parameters_cell_run_the_smoke_workload(sm
         ],
         cwd=REPO_ROOT,
         env=env,
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    from helpers.metrics import read_metrics
-
-    by_papermill = read_metrics(tmp_path / "papermill" / "metrics" / "04_denoising.json")
-
     notebook = nbformat.read(str(notebooks_dir() / "04_denoising.ipynb"), 4)
     parameters = next(c for c in notebook.cells if "parameters" in c.metadata.get("tags", []))
     assert 'profile = "default"' in parameters.source
@@ -132,6 +131,9 @@ def test_plain_papermill_and_an_edited_parameters_cell_run_the_smoke_workload(sm
             notebook, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(notebooks_dir())}}
         ).execute()
     by_nbclient = read_metrics(tmp_path / "nbclient" / "metrics" / "04_denoising.json")
+    output = by_papermill_run.communicate(timeout=600)[0]
+    assert by_papermill_run.returncode == 0, output[-3000:]
+    by_papermill = read_metrics(tmp_path / "papermill" / "metrics" / "04_denoising.json")
 
     for metrics in (by_papermill, by_nbclient):
         assert metrics["profile"] == "smoke" and metrics["parameters"] == reference["parameters"]
