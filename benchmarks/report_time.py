@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/report_time.py [--profile default] [--notebooks 01_cnn_classifier ...]
                                                [--keep] [--report]
     .venv/bin/python benchmarks/report_time.py --publish      # the final `make report` run, timed
-    .venv/bin/python benchmarks/report_time.py --compare REF [--profile default] [--notebooks ...]
+    .venv/bin/python benchmarks/report_time.py --compare REF [--report] [--profile default] [--notebooks ...]
 
 Each notebook runs through the real runner (``python -m helpers.runner NAME --profile P --out TMP
 --no-report``) as a child process, with ``WORKBOOK_CHECKPOINTS`` and ``--out`` pointing into a fresh
@@ -25,7 +25,9 @@ a hash) on the same machine in one go: ``REF`` is checked out with ``git worktre
 into a temporary folder, and each notebook runs cold (a fresh ``WORKBOOK_CHECKPOINTS`` per tree,
 ``--no-report``), this worktree's first, then ``REF``'s, notebook by notebook so that both see the
 same load. Each child gets ``PYTHONPATH`` of its own tree, so its kernel imports that tree's
-``helpers``. Printed per notebook: seconds new, seconds old and the new/old ratio.
+``helpers``. With ``--report``, each tree then builds the report of its own executed notebooks
+(what ``make report`` does after the notebooks). Printed per notebook (and for the report build):
+seconds new, seconds old and the new/old ratio.
 """
 
 from __future__ import annotations
@@ -109,8 +111,24 @@ def checkout(ref: str, folder: Path) -> Path:
     return folder
 
 
-def compare(ref: str, names: list[str], profile: str, folder: Path, environment: dict[str, str]) -> list[tuple]:
-    """``--compare``: cold runs of each notebook in this worktree and in ``ref``; rows (name, new s, old s)."""
+def report_build(out: Path, profile: str, names: list[str]) -> list[str]:
+    """The command that builds the report (PDFs, or HTML) of the executed notebooks under ``out``."""
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from pathlib import Path; from helpers.report import build_report; "
+        "build_report([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), sys.argv[2])",
+        str(out / "report"),
+        profile,
+        *[str(out / "notebooks" / f"{n}.ipynb") for n in names],
+    ]
+
+
+def compare(
+    ref: str, names: list[str], profile: str, folder: Path, environment: dict[str, str], report: bool = False
+) -> list[tuple]:
+    """``--compare``: cold runs of each notebook in this worktree and in ``ref``; rows (name, new s, old s);
+    with ``report``, a last row: each tree's report build of its own executed notebooks."""
     trees = {"new": ROOT, "old": checkout(ref, folder / "ref")}
     rows = []
     try:
@@ -137,6 +155,13 @@ def compare(ref: str, names: list[str], profile: str, folder: Path, environment:
                 seconds[which] = timed(command, env, cwd=tree)[0]
             rows.append((name, seconds["new"], seconds["old"]))
             print(f"--- {name}: new {seconds['new']:.1f} s, old {seconds['old']:.1f} s", flush=True)
+        if report:
+            seconds = {}
+            for which, tree in trees.items():
+                print(f"--- report build: {which} ({tree})", flush=True)
+                env = {**environment, "PYTHONPATH": str(tree)}
+                seconds[which] = timed(report_build(folder / which / "out", profile, names), env, cwd=tree)[0]
+            rows.append(("report build", seconds["new"], seconds["old"]))
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(trees["old"])], cwd=ROOT, check=False)
     return rows
@@ -194,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.compare:
         try:
-            rows = compare(args.compare, names, args.profile, folder, environment)
+            rows = compare(args.compare, names, args.profile, folder, environment, args.report)
             print()
             print(compare_table(args.compare, args.profile, rows))
         finally:
@@ -225,17 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         warm = timed(command, environment)
         rows[name] = (*cold, *warm)
     if args.report:
-        executed = [str(out / "notebooks" / f"{n}.ipynb") for n in names]
-        build = [
-            sys.executable,
-            "-c",
-            "import sys; from pathlib import Path; from helpers.report import build_report; "
-            "build_report([Path(p) for p in sys.argv[3:]], Path(sys.argv[1]), sys.argv[2])",
-            str(out / "report"),
-            args.profile,
-            *executed,
-        ]
-        rows["report build"] = (*timed(build, environment), float("nan"), float("nan"))
+        rows["report build"] = (*timed(report_build(out, args.profile, names), environment), float("nan"), float("nan"))
 
     load = os.getloadavg()
     print(
