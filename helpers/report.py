@@ -387,7 +387,12 @@ def export_all(jobs: Sequence[tuple[nbformat.NotebookNode, Path, dict]], workers
     # spawn, not fork: the calling process may hold torch's thread pools (the runner, a kernel).
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = {k: pool.submit(_export_job, jobs[k]) for k in order}
-        return [futures[k].result() for k in range(len(jobs))]
+        try:
+            return [futures[k].result() for k in range(len(jobs))]
+        except BaseException:  # the first error ends the build: the documents not started are not built
+            for future in futures.values():
+                future.cancel()
+            raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
