@@ -6,6 +6,8 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib
 
@@ -238,9 +240,6 @@ def test_the_reports_summary_lists_verdicts_and_targets_and_leaves_plain_numbers
 def test_documents_built_side_by_side_come_back_in_order_and_a_workers_error_is_raised(tmp_path, monkeypatch):
     """``export_all`` on two processes: results in the jobs' order (whatever finishes first), the
     same files as one process, and an error in a worker (a refused internal word) reaches the caller."""
-    import sys
-    from pathlib import Path
-
     from helpers import report
 
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))  # no xelatex, here and in the workers: HTML
