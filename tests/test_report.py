@@ -185,6 +185,36 @@ def test_contents_page_numbers_are_the_pages_the_sections_start_on(tmp_path):
         assert f"Section {k} marker" in page(listed[k]), f"section {k} is not on page {listed[k]}"
 
 
+class FakeLatex:
+    """Stands in for the exporter: each run writes the contents file that the layout gives after
+    ``runs`` runs (the same ever after), and the PDF only when the run is not ``-no-pdf``."""
+
+    latex_command = ["xelatex", "{filename}", "-quiet"]
+
+    def __init__(self, stable_after: int):
+        self.stable_after, self.commands = stable_after, []
+
+    def run_command(self, command, filename, count, log_function, raise_on_failure=None):
+        self.commands.append(command[1] if command[1] == "-no-pdf" else "pdf")
+        Path(filename).with_suffix(".toc").write_text(f"layout {min(len(self.commands), self.stable_after)}")
+        if command[1] != "-no-pdf":
+            Path(filename).with_suffix(".pdf").write_text("pdf")
+        return True
+
+
+@pytest.mark.parametrize("stable_after, expected", [(1, 2), (2, 3), (3, 4), (99, 5)])
+def test_latex_lays_the_document_out_until_its_contents_stop_changing_then_writes_the_pdf_once(
+    tmp_path, monkeypatch, stable_after, expected
+):
+    from helpers.report import LATEX_LAYOUT_RUNS, run_latex_until_stable
+
+    monkeypatch.chdir(tmp_path)
+    latex = FakeLatex(stable_after)
+    assert run_latex_until_stable(latex, "notebook.tex")
+    assert latex.commands == ["-no-pdf"] * min(expected, LATEX_LAYOUT_RUNS) + ["pdf"]
+    assert (tmp_path / "notebook.pdf").exists()
+
+
 @pytest.mark.skipif(bool(pdf_engine_missing()) or not shutil.which("pdftotext"), reason="PDF engine missing")
 def test_figures_are_numbered_with_their_captions_in_the_pdf(tmp_path):
     import base64
