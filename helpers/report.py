@@ -39,6 +39,9 @@ _PROGRESS_LINE = re.compile(r"\d+%\|")
 _RUN_LOG_LINE = re.compile(r": (reusing the stored run|resuming after epoch \d+) \(")
 _WIDGET = "application/vnd.jupyter.widget-view+json"
 LATEX_LAYOUT_RUNS = 5  # layout runs before the PDF is written anyway (run_latex_until_stable)
+# xelatex's own PDF driver command (xdvipdfmx -q -E) with compression level 6 instead of 9: for 02's
+# report 1.3 s instead of 3.6 s, a 2% larger file, the same pages (figures are compressed losslessly).
+PDF_DRIVER = "xdvipdfmx -q -E -z 6"
 
 
 # Words about the project's own machinery that must not reach a hand-in: its issue numbers, its
@@ -348,15 +351,20 @@ def run_latex_until_stable(exporter, filename: str, raise_on_failure=None) -> bo
     run left them. So the document is laid out again until those files stop changing (two layout
     runs when the contents fit on the title page, three when they are longer; at most
     :data:`LATEX_LAYOUT_RUNS`), then typeset once more with the PDF written. The layout runs skip
-    the PDF (xelatex ``-no-pdf``): turning the layout into a PDF, which embeds every figure, is
-    most of a run's time (02's report: 1.6 s of layout, 4.5 s with the PDF).
+    the PDF (xelatex ``-no-pdf``): turning the layout into a PDF, which embeds every figure, was
+    most of a run's time (02's report: 1.6 s of layout, 4.5 s with the PDF; 2.5 s with
+    :data:`PDF_DRIVER`).
     """
 
     def log_error(command, out):
         exporter.log.critical("%s failed: %s\n%s", command[0], command, out)
 
     command = list(exporter.latex_command)
-    layout = [command[0], "-no-pdf", *command[1:]] if Path(command[0]).name == "xelatex" else command
+    if Path(command[0]).name == "xelatex":
+        layout = [command[0], "-no-pdf", *command[1:]]
+        command = [command[0], f"-output-driver={PDF_DRIVER}", *command[1:]]
+    else:
+        layout = command
     files = [Path(filename).with_suffix(suffix) for suffix in (".aux", ".toc", ".out")]
     state = None
     for _ in range(LATEX_LAYOUT_RUNS):

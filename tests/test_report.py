@@ -195,9 +195,9 @@ class FakeLatex:
         self.stable_after, self.commands = stable_after, []
 
     def run_command(self, command, filename, count, log_function, raise_on_failure=None):
-        self.commands.append(command[1] if command[1] == "-no-pdf" else "pdf")
+        self.commands.append("-no-pdf" if "-no-pdf" in command else "pdf")
         Path(filename).with_suffix(".toc").write_text(f"layout {min(len(self.commands), self.stable_after)}")
-        if command[1] != "-no-pdf":
+        if "-no-pdf" not in command:
             Path(filename).with_suffix(".pdf").write_text("pdf")
         return True
 
