@@ -282,6 +282,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         out_dir = args.out.resolve() if args.out else output_dir(args.profile)
         for path in build_report([r.executed for r in results], out_dir / "report", args.profile):
             print(f"report: {path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path}")
+        left_out = [n for n in available_notebooks() if n not in names]
+        if left_out:
+            print(
+                f"note: the combined report holds only this run's notebook(s) ({', '.join(names)}), not "
+                f"{', '.join(left_out)}; run the runner without names (make report) for the whole workbook"
+            )
         if args.profile == "default" and not overrides and not args.out:
             for result in results:
                 print(f"figures: {publish_figures(result).relative_to(REPO_ROOT)}")

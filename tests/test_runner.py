@@ -107,6 +107,20 @@ def test_only_the_default_report_build_publishes_figures(tmp_path, monkeypatch):
     assert calls[-1] == "published"
 
 
+def test_a_report_of_some_notebooks_says_which_ones_the_combined_report_leaves_out(monkeypatch, capsys, tmp_path):
+    result = runner.NotebookResult("04_denoising", tmp_path / "x.ipynb", tmp_path / "m.json", 1.0)
+    monkeypatch.setattr(runner, "execute", lambda name, profile, overrides, out: result)
+    import helpers.report as report
+
+    monkeypatch.setattr(report, "build_report", lambda *args: [])
+    runner.main(["04_denoising", "--profile", "smoke"])
+    note = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert len(note) == 1 and "only this run's notebook(s) (04_denoising)" in note[0]
+    assert "01_cnn_classifier, 02_autoencoders, 03_transfer_learning, 05_gan" in note[0]
+    runner.main(["04_denoising", "--profile", "smoke", "--no-report"])
+    assert "note:" not in capsys.readouterr().out
+
+
 def test_ctrl_c_in_the_runner_ends_with_one_line_saying_how_to_resume(tmp_path):
     env = {**os.environ, "WORKBOOK_CHECKPOINTS": str(tmp_path / "ck"), "WORKBOOK_PROGRESS": "off"}
     process = subprocess.Popen(
