@@ -186,8 +186,8 @@ def test_contents_page_numbers_are_the_pages_the_sections_start_on(tmp_path):
 
 
 class FakeLatex:
-    """Stands in for the exporter: each run writes the contents file that the layout gives after
-    ``runs`` runs (the same ever after), and the PDF only when the run is not ``-no-pdf``."""
+    """Stands in for the exporter: run k writes the contents file of layout ``min(k, stable_after)``
+    (so it stops changing after ``stable_after`` runs), and the PDF only when the run is not ``-no-pdf``."""
 
     latex_command = ["xelatex", "{filename}", "-quiet"]
 
